@@ -1,0 +1,207 @@
+"""`llm-fullstack`: the catalog of chapters, and the two commands a newcomer runs first.
+
+  llm-fullstack list            the 28 chapters and which projects are available
+  llm-fullstack tour            every available chapter's demo on the embedded defaults
+  llm-fullstack test [NAME…]    each project's tests in its own process (the CI matrix, locally)
+  llm-fullstack matrix          the CI matrix as JSON
+  llm-fullstack new NAME        scaffold a syllabus project that follows the conventions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .catalog import BY_PROJECT, CHAPTERS, available, is_available, project_dir, repo_root
+from .runner import last_json_line, pytest_counts, run_streaming
+from .scaffold import scaffold
+
+# Targets that are not chapters but are tested like them.
+SHARED_TARGETS = {"shared": ("llm-shared", "shared"), "repo": ("llm-fullstack", "tools")}
+
+
+class CatalogError(Exception):
+    pass
+
+
+def _uv() -> list[str]:
+    found = shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
+def _console() -> Console:
+    return Console(stderr=False, highlight=False)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    root = repo_root()
+    if args.json:
+        rows = [{"part": c.part, "chapter": c.chapter, "title_zh": c.title_zh,
+                 "title_en": c.title_en, "project": c.project,
+                 "available": is_available(c.project, root)} for c in CHAPTERS]
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    table = Table(title="LLM Full-Stack Engineering: chapters and projects")
+    for column in ("ch", "chapter", "topic", "project", "status"):
+        table.add_column(column)
+    for c in CHAPTERS:
+        status = "[green]available[/]" if is_available(c.project, root) else "planned"
+        table.add_row(c.label, f"{c.title_zh} / {c.title_en}", c.topic, c.project, status)
+    _console().print(table)
+    return 0
+
+
+def _targets(names: Sequence[str], root: Path) -> list[tuple[str, str, Path]]:
+    """(label, uv package, folder) for each test target; all of them when `names` is empty."""
+    if not names:
+        names = ["shared", "repo", *(c.project for c in available(root))]
+    targets = []
+    for name in names:
+        if name in SHARED_TARGETS:
+            package, folder = SHARED_TARGETS[name]
+            targets.append((name, package, root / folder))
+        elif name in BY_PROJECT:
+            if not is_available(name, root):
+                raise CatalogError(f"project '{name}' is planned, not available yet; "
+                                   "`llm-fullstack list` shows the available ones")
+            targets.append((name, name, project_dir(name, root)))
+        else:
+            raise CatalogError(f"unknown project '{name}'; `llm-fullstack list` shows the names")
+    return targets
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    root = repo_root()
+    targets = _targets(args.names, root)
+    results = []
+    for label, package, folder in targets:
+        print(f"\n=== {label}: uv run --package {package} pytest ===", flush=True)
+        command = [*_uv(), "run", "--package", package, "pytest", *args.pytest_args]
+        run = run_streaming(command, folder, timeout=args.timeout)
+        counts = pytest_counts(run.output)
+        ok = run.returncode == 0 and counts["passed"] > 0
+        results.append((label, ok, counts, run.seconds, run.returncode))
+    table = Table(title="llm-fullstack test")
+    for column in ("target", "result", "passed", "failed", "errors", "skipped", "seconds"):
+        table.add_column(column)
+    for label, ok, counts, seconds, code in results:
+        verdict = "[green]ok[/]" if ok else f"[red]FAILED (exit {code})[/]"
+        table.add_row(label, verdict, *(str(counts[k]) for k in
+                                        ("passed", "failed", "errors", "skipped")),
+                      f"{seconds:.0f}")
+    _console().print(table)
+    total = {k: sum(r[2][k] for r in results) for k in ("passed", "failed", "errors", "skipped")}
+    failed_targets = [r[0] for r in results if not r[1]]
+    # The plain closing line CI reads: 'N passed, N failed, N skipped'.
+    print(f"total: {total['passed']} passed, {total['failed'] + total['errors']} failed, "
+          f"{total['skipped']} skipped")
+    if failed_targets:
+        print(f"failed targets: {', '.join(failed_targets)}")
+    return 1 if failed_targets else 0
+
+
+def cmd_tour(args: argparse.Namespace) -> int:
+    root = repo_root()
+    chapters = available(root)
+    if args.only:
+        unknown = [n for n in args.only if n not in BY_PROJECT]
+        if unknown:
+            raise CatalogError(f"unknown project(s) {unknown}; `llm-fullstack list` shows the names")
+        chapters = [c for c in chapters if c.project in args.only]
+    if not chapters:
+        raise CatalogError("no available project to tour; `llm-fullstack list` shows the chapters")
+    rows = []
+    for index, chapter in enumerate(chapters, 1):
+        print(f"\n=== [{index}/{len(chapters)}] {chapter.label} {chapter.title_zh} / "
+              f"{chapter.title_en}: uv run {chapter.project} demo ===", flush=True)
+        command = [*_uv(), "run", "--package", chapter.project, chapter.project, "demo"]
+        run = run_streaming(command, project_dir(chapter.project, root), timeout=args.timeout)
+        figures = last_json_line(run.output) if run.returncode == 0 else None
+        rows.append({"project": chapter.project, "ok": figures is not None,
+                     "seconds": round(run.seconds, 1), "figures": figures or {}})
+    table = Table(title="llm-fullstack tour")
+    for column in ("project", "result", "figures", "seconds"):
+        table.add_column(column)
+    for row in rows:
+        shown = ", ".join(f"{k}={v}" for k, v in row["figures"].items()
+                          if not isinstance(v, (dict, list)))
+        table.add_row(row["project"], "[green]ok[/]" if row["ok"] else "[red]FAILED[/]",
+                      shown, f"{row['seconds']:.0f}")
+    _console().print(table)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+def matrix(root: Path) -> dict:
+    include = [{"name": name, "package": pkg, "path": folder}
+               for name, (pkg, folder) in SHARED_TARGETS.items()]
+    include += [{"name": c.project, "package": c.project, "path": f"projects/{c.project}"}
+                for c in available(root)]
+    return {"include": include}
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    print(json.dumps(matrix(repo_root())))
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    if args.name not in BY_PROJECT:
+        raise CatalogError(f"'{args.name}' is not a syllabus project; choose one of "
+                           + ", ".join(c.project for c in CHAPTERS))
+    try:
+        target = scaffold(args.name, repo_root())
+    except FileExistsError as exc:
+        raise CatalogError(f"{exc}; pick another project or remove the folder") from exc
+    print(f"created {target.relative_to(repo_root())}; next: cd {target.relative_to(repo_root())}"
+          f" && uv run {args.name} demo")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-fullstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = commands.add_parser("list", help="the chapters and their projects")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_list)
+    p = commands.add_parser("tour", help="run every available chapter's demo")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="just these projects")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per demo (default 600)")
+    p.add_argument("--json", action="store_true", help="also print the results as JSON")
+    p.set_defaults(func=cmd_tour)
+    p = commands.add_parser("test", help="each project's tests in its own process")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="projects (or 'shared', 'repo'); default: all available")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per target (default 1800)")
+    p.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[],
+                   help="passed on to pytest (put last)")
+    p.set_defaults(func=cmd_test)
+    p = commands.add_parser("matrix", help="the CI matrix as JSON")
+    p.set_defaults(func=cmd_matrix)
+    p = commands.add_parser("new", help="scaffold a syllabus project")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_new)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        return args.func(args)
+    except CatalogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
