@@ -97,6 +97,7 @@ def _build_smollm2(out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf_path()
+    _quiet_loading()
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
                                                  dtype=torch.float32)
     # The GGUF quantizer marks the model as quantised, which blocks save_pretrained; the weights
@@ -176,6 +177,16 @@ def model_path(name_or_path: str) -> Path | str:
     return name_or_path
 
 
+def _quiet_loading() -> None:
+    """Hide transformers' per-load progress bars where ours are hidden (CI logs, pipes)."""
+    from transformers.utils import logging as hf_logging
+
+    from .progress import progress_enabled
+
+    if not progress_enabled():
+        hf_logging.disable_progress_bar()
+
+
 def _hub_error(name: str, exc: Exception, known: tuple[str, ...]) -> UserError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UserError(f"cannot load '{name}': not a local directory and not loadable from the "
@@ -202,6 +213,7 @@ def load_causal_lm(name_or_path: str = EMBEDDED_LLM, *, dtype: str | torch.dtype
     """
     from transformers import AutoModelForCausalLM
 
+    _quiet_loading()
     target = pick_device(device)
     torch_dtype = pick_dtype(target, dtype)
     source = model_path(name_or_path)

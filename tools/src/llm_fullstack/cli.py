@@ -33,7 +33,8 @@ class CatalogError(Exception):
 
 
 def _uv() -> list[str]:
-    found = shutil.which("uv")
+    # `uv run` tells its children where it is; otherwise look on PATH, then for the pip-installed one.
+    found = os.environ.get("UV") or shutil.which("uv")
     return [found] if found else [sys.executable, "-m", "uv"]
 
 

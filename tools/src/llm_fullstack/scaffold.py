@@ -18,7 +18,7 @@ description = "{topic} — chapter {label} of LLM Full-Stack Engineering ({title
 readme = "README.md"
 requires-python = ">=3.11"
 license = "Apache-2.0"
-dependencies = ["llm-shared"]
+dependencies = ["llm-shared", "torch>=2.9"]
 
 [project.scripts]
 {name} = "{package}.cli:main"
