@@ -86,7 +86,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     for label, package, folder in targets:
         print(f"\n=== {label}: uv run --package {package} pytest ===", flush=True)
         command = [*_uv(), "run", "--package", package, "pytest", *args.pytest_args]
-        run = run_streaming(command, folder, timeout=args.timeout)
+        env = None
+        if args.isolated:
+            # Its own exact environment: a project that forgot to declare a dependency it
+            # imports fails here even though a neighbour installs it in the shared .venv.
+            command[len(_uv()) + 1:len(_uv()) + 1] = ["--exact"]
+            env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(root / ".venvs" / label)}
+        run = run_streaming(command, folder, timeout=args.timeout, env=env)
         counts = pytest_counts(run.output)
         ok = run.returncode == 0 and counts["passed"] > 0
         results.append((label, ok, counts, run.seconds, run.returncode))
@@ -184,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="projects (or 'shared', 'repo'); default: all available")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per target (default 1800)")
+    p.add_argument("--isolated", action="store_true",
+                   help="give each target its own exact environment under .venvs/ (as CI does)")
     p.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[],
                    help="passed on to pytest (put last)")
     p.set_defaults(func=cmd_test)
