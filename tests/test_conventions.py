@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from llm_fullstack.catalog import BY_PROJECT, CHAPTERS, available, repo_root
 
 ROOT = repo_root(Path(__file__).parent)

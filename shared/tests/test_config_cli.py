@@ -3,7 +3,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
-
 from llm_shared import UserError, add_config_args, build_config, cli_entry, param
 
 

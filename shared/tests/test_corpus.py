@@ -1,5 +1,4 @@
 import pytest
-
 from llm_shared import KINDS, UserError, corpus_text, iter_corpus
 
 

@@ -3,7 +3,6 @@ import time
 
 import pytest
 import torch
-
 from llm_shared import (
     UserError,
     atomic_dir,

@@ -6,9 +6,7 @@ import time
 import numpy as np
 import pytest
 import torch
-
-from llm_shared import UserError, load_causal_lm, load_sentence_encoder, model_path
-from llm_shared import models
+from llm_shared import UserError, load_causal_lm, load_sentence_encoder, model_path, models
 
 
 def _chat(model, tokenizer, question: str, max_new_tokens: int = 24) -> str:

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from llm_fullstack.catalog import BY_PROJECT, CHAPTERS, PARTS
 from llm_fullstack.cli import main, matrix
 from llm_fullstack.runner import last_json_line, pytest_counts

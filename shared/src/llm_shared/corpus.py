@@ -91,7 +91,7 @@ def iter_docstrings(min_chars: int = 40) -> Iterator[Document]:
         if doc:
             found.append((module, doc))
 
-        def walk(node: ast.AST, prefix: str) -> None:
+        def walk(node: ast.AST, prefix: str, found: list[tuple[str, str]] = found) -> None:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     qualname = f"{prefix}.{child.name}"

@@ -31,13 +31,7 @@ from platformdirs import user_cache_path
 
 from .device import pick_device, pick_dtype
 from .errors import UserError
-
-EMBEDDED_LLM = "smollm2-135m-instruct"
-TINY_LLM = "tiny-llama"
-EMBEDDED_ENCODER = "all-minilm-l6-v2"
-TINY_ENCODER = "tiny-bert"
-LLM_NAMES = (EMBEDDED_LLM, TINY_LLM)
-ENCODER_NAMES = (EMBEDDED_ENCODER, TINY_ENCODER)
+from .names import EMBEDDED_ENCODER, EMBEDDED_LLM, ENCODER_NAMES, LLM_NAMES, TINY_ENCODER, TINY_LLM
 
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Bumped when the conversion changes, so stale caches are rebuilt rather than trusted.
