@@ -84,6 +84,25 @@ class Tokenizer:
         specials = {token: len(vocab) + i for i, token in enumerate(special_tokens)}
         return cls(vocab, merges, pretokenizer, specials)
 
+    def truncated(self, vocab_size: int) -> Tokenizer:
+        """The tokenizer that training to `vocab_size` would have given (no specials).
+
+        Greedy BPE makes the same merges in the same order whatever the target size, so a
+        smaller vocabulary is a prefix of the merges: one training run serves every size.
+        """
+        if vocab_size >= len(self.vocab):
+            return Tokenizer(self.vocab, self.merges, self.pretokenizer,
+                             ignore_merges=self.ignore_merges)
+        merges: list[Merge] = []
+        for merge in self.merges:  # ids were handed out in merge order (tokenizers trained here)
+            if merge[2] >= vocab_size:
+                break
+            merges.append(merge)
+            if merge[2] == vocab_size - 1:
+                break  # training to vocab_size stops right after creating its last token
+        vocab = {i: t for i, t in self.vocab.items() if i < vocab_size}
+        return Tokenizer(vocab, merges, self.pretokenizer, ignore_merges=self.ignore_merges)
+
     @property
     def vocab_size(self) -> int:
         return len(self.vocab) + len(self.special_tokens)
