@@ -26,11 +26,15 @@ import regex
 
 from llm_shared import UserError
 
+from .unicode_gap import L_NEWER, N_NEWER
+
 # The GPT-2 pattern (also what Hugging Face's ByteLevel(use_regex=True) applies).
 GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
-# tiktoken's cl100k_base (GPT-4): case-insensitive contractions, digits in groups of at most 3.
-GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++"""
-                r"""[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""")
+# tiktoken's cl100k_base (GPT-4), with one change: `\p{N}{1,3}+` is written `\p{N}{1,3}`. Both
+# mean the same in Python's `regex` (nothing follows it to backtrack into), but Hugging Face's
+# Oniguruma reads `{1,3}+` as "one to three, repeated", which would glue any run of digits.
+GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}"""
+                r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
 # Llama 3's pattern (cl100k without the possessive quantifiers).
 LLAMA3_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"""
                   r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""")
@@ -74,6 +78,24 @@ def _unicode_to_bytes() -> dict[str, int]:
     return {c: b for b, c in bytes_to_unicode().items()}
 
 
+def _class_without(name: str, ranges: tuple[tuple[int, int], ...]) -> str:
+    excluded = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    return f"[\\p{{{name}}}--[{excluded}]]"
+
+
+@lru_cache(maxsize=32)
+def compile_pattern(pattern: str) -> regex.Pattern:
+    r"""Compile a pre-tokenization regex so that it matches as Hugging Face's Oniguruma does.
+
+    `\p{L}` and `\p{N}` lose the code points newer than Oniguruma's Unicode tables (see
+    unicode_gap.py); regex's version-1 syntax allows that set difference even inside a class
+    (`[^\s\p{L}\p{N}]`). `(?-f)` keeps simple case folding, as version 0 and Oniguruma do.
+    """
+    rewritten = (pattern.replace(r"\p{L}", _class_without("L", L_NEWER))
+                 .replace(r"\p{N}", _class_without("N", N_NEWER)))
+    return regex.compile("(?-f)" + rewritten, flags=regex.V1)
+
+
 def _split_isolated(pattern: regex.Pattern, piece: str) -> list[str]:
     """Matches and the text between them, in order, none empty (Hugging Face's 'Isolated')."""
     out, last = [], 0
@@ -109,9 +131,9 @@ class PreTokenizer:
         if len(regex_steps) == 1:
             only = regex_steps[0]
             if only["type"] == "ByteLevel":
-                self._findall = regex.compile(GPT2_PATTERN).findall
+                self._findall = compile_pattern(GPT2_PATTERN).findall
             elif only["type"] == "Split" and only["pattern"].get("Regex") in PATTERNS.values():
-                self._findall = regex.compile(only["pattern"]["Regex"]).findall
+                self._findall = compile_pattern(only["pattern"]["Regex"]).findall
 
     @classmethod
     def from_pattern(cls, name_or_regex: str | None) -> PreTokenizer:
@@ -120,7 +142,7 @@ class PreTokenizer:
         steps: list[dict[str, Any]] = []
         if pattern is not None:
             try:
-                regex.compile(pattern)
+                compile_pattern(pattern)
             except regex.error as exc:
                 raise UserError(f"--pattern {pattern!r} is not a valid regex ({exc}); pass one "
                                 f"of {sorted(PATTERNS)} or a valid regex") from exc
@@ -160,7 +182,7 @@ def _step_function(step: dict[str, Any]) -> Callable[[str], list[str]]:
     if kind == "ByteLevel":
         if not step.get("use_regex", True):
             return lambda piece: [piece]
-        compiled = regex.compile(GPT2_PATTERN)
+        compiled = compile_pattern(GPT2_PATTERN)
         return lambda piece: _split_isolated(compiled, piece)
     if kind == "Split":
         if step.get("behavior", "Isolated") != "Isolated" or step.get("invert"):
@@ -168,10 +190,10 @@ def _step_function(step: dict[str, Any]) -> Callable[[str], list[str]]:
                             f"{step.get('invert')}) is not supported; only 'Isolated' splits are")
         spec = step["pattern"]
         source = spec["Regex"] if "Regex" in spec else regex.escape(spec["String"])
-        compiled = regex.compile(source)
+        compiled = compile_pattern(source)
         return lambda piece: _split_isolated(compiled, piece)
     if kind == "Digits":
-        compiled = regex.compile(r"\p{N}" if step.get("individual_digits") else r"\p{N}+")
+        compiled = compile_pattern(r"\p{N}" if step.get("individual_digits") else r"\p{N}+")
         return lambda piece: _split_isolated(compiled, piece)
     raise UserError(f"pre-tokenizer {kind!r} is not part of byte-level BPE; this project reads "
                     "tokenizers whose pre-tokenizer is ByteLevel, Split or Digits")
