@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-
 from bpe_tokenizer import Tokenizer, load_tokenizer
 from bpe_tokenizer.hf_format import resolve_tokenizer_file
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from llm_shared import iter_corpus
 
 settings.register_profile("fast", max_examples=150, deadline=None,

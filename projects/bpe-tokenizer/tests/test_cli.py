@@ -1,11 +1,10 @@
 import json
 
 import pytest
-from tokenizers import Tokenizer as HFTokenizer
-
 from bpe_tokenizer.cli import main
 from bpe_tokenizer.hf_format import resolve_tokenizer_file
 from llm_shared import EMBEDDED_ENCODER, model_path
+from tokenizers import Tokenizer as HFTokenizer
 
 SUBCOMMANDS = [["train"], ["encode"], ["decode"], ["stats"], ["demo"], ["bench"], ["embeddings"],
                ["embeddings", "neighbours"], ["embeddings", "analogy"], ["embeddings", "plot"],

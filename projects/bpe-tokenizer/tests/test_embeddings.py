@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from bpe_tokenizer import EmbeddingExplorer, sentence_similarity
 from llm_shared import UserError
 

@@ -1,13 +1,13 @@
 import json
+from pathlib import Path
 
 import pytest
+from bpe_tokenizer import Tokenizer, load_tokenizer, save_tokenizer
 from hypothesis import given
 from hypothesis import strategies as st
+from llm_shared import EMBEDDED_ENCODER, UserError, model_path
 from tokenizers import Tokenizer as HFTokenizer
 from transformers import PreTrainedTokenizerFast
-
-from bpe_tokenizer import Tokenizer, load_tokenizer, save_tokenizer
-from llm_shared import EMBEDDED_ENCODER, UserError, model_path
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_wrong_kinds_of_file_are_user_errors(write):
         load_tokenizer(write("u.json", {"hello": 1}))
     with pytest.raises(UserError, match="no tokenizer at"):
         load_tokenizer(write("empty/readme.md", "x").parent)
-    data = json.loads(open(f"{model_path('smollm2-135m-instruct')}/tokenizer.json").read())
+    data = json.loads((Path(model_path("smollm2-135m-instruct")) / "tokenizer.json").read_text())
     data["normalizer"] = {"type": "NFC"}
     with pytest.raises(UserError, match="NFC normalizer"):
         load_tokenizer(write("nfc.json", data))

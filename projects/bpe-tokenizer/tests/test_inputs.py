@@ -1,5 +1,4 @@
 import pytest
-
 from bpe_tokenizer import PreTokenizer, Tokenizer, count_pretokens, iter_texts
 from llm_shared import UserError
 

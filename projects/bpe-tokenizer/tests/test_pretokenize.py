@@ -1,12 +1,18 @@
 import regex
+from bpe_tokenizer.pretokenize import (
+    GPT4_PATTERN,
+    PATTERNS,
+    PreTokenizer,
+    bytes_to_unicode,
+    compile_pattern,
+    pretokenizer_from_json,
+    str_to_token,
+    token_to_str,
+)
+from bpe_tokenizer.unicode_gap import L_NEWER, N_NEWER
 from hypothesis import given
 from hypothesis import strategies as st
 from tokenizers import Regex, pre_tokenizers
-
-from bpe_tokenizer.pretokenize import (GPT4_PATTERN, PATTERNS, PreTokenizer, bytes_to_unicode,
-                                       compile_pattern, pretokenizer_from_json, str_to_token,
-                                       token_to_str)
-from bpe_tokenizer.unicode_gap import L_NEWER, N_NEWER
 
 # tiktoken's own cl100k_base pattern (tiktoken_ext/openai_public.py), verbatim.
 CL100K = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""

@@ -1,7 +1,6 @@
-from PIL import Image
-
 from bpe_tokenizer import Tokenizer, compare_tokenizers
 from bpe_tokenizer.stats import measure, plot_stats
+from PIL import Image
 
 
 def test_measure_worked_example():

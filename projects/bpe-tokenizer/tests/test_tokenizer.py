@@ -1,8 +1,7 @@
 import pytest
+from bpe_tokenizer import EncodeError, Tokenizer
 from hypothesis import given
 from hypothesis import strategies as st
-
-from bpe_tokenizer import EncodeError, Tokenizer
 
 
 def test_worked_example_from_wikipedia():

@@ -1,11 +1,10 @@
 from collections import Counter
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from bpe_tokenizer import PreTokenizer, count_pretokens, recount_train_bpe, train_bpe
 from bpe_tokenizer.trainer import merge_word
+from hypothesis import given
+from hypothesis import strategies as st
 from llm_shared import UserError
 
 

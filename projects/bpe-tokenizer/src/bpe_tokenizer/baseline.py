@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from itertools import pairwise
 
 from llm_shared import UserError
 
@@ -36,7 +37,7 @@ def recount_train_bpe(counts: Mapping[bytes, int], vocab_size: int, *, min_frequ
     while len(vocab) < vocab_size:
         stats: Counter[tuple[int, int]] = Counter()
         for word, count in zip(words, word_counts, strict=True):
-            for pair in zip(word, word[1:]):
+            for pair in pairwise(word):
                 stats[pair] += count
         if not stats:
             break

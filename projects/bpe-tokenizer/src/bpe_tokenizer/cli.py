@@ -15,8 +15,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from llm_shared import (UserError, add_config_args, build_config, cli_entry, emit_json,
-                        markdown_table)
+from llm_shared import (
+    UserError,
+    add_config_args,
+    build_config,
+    cli_entry,
+    emit_json,
+    markdown_table,
+)
 
 from .config import BenchConfig, DemoConfig, StatsConfig, TrainConfig
 

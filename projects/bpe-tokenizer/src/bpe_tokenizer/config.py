@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from llm_shared import UserError, param
 
-from .pretokenize import PATTERNS
-
 PATTERN_HELP = ("pre-tokenization: gpt2, gpt4 (cl100k), llama3, none (BPE over whole texts) or a "
                 "regex of your own")
 

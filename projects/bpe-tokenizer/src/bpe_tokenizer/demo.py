@@ -15,10 +15,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from llm_shared import corpus_text
 from rich.console import Console
 from rich.text import Text
-
-from llm_shared import corpus_text
 
 from .config import DemoConfig
 from .hf_format import load_tokenizer

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from llm_shared import EMBEDDED_LLM, UserError, atomic_write, model_path
 
 from .hf_format import load_tokenizer

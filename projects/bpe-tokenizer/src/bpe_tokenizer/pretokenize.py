@@ -23,7 +23,6 @@ from functools import lru_cache
 from typing import Any
 
 import regex
-
 from llm_shared import UserError
 
 from .unicode_gap import L_NEWER, N_NEWER

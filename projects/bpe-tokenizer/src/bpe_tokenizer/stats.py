@@ -85,7 +85,7 @@ def plot_stats(rows: Sequence[TokenizerStats], path: str | Path, title: str) -> 
     colours = ["tab:blue" if n.startswith("ours") else "tab:orange" for n in names]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     left.bar(names, [r.bytes_per_token for r in rows], color=colours)
-    left.set_ylabel("UTF-8 bytes per token (higher = shorter sequences)")
+    left.set_ylabel("UTF-8 bytes per token (higher is better)")
     right.bar(names, [100 * r.vocab_used for r in rows], color=colours)
     right.set_ylabel("% of the vocabulary used on this text")
     for axis in (left, right):

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 
 import regex
-
 from llm_shared import UserError
 
 from .inputs import count_pretokens
@@ -125,7 +125,7 @@ class Tokenizer:
             ids = [i for i in ids if i is not None]
         ranks = self.ranks
         while len(ids) >= 2:
-            best = min(zip(ids, ids[1:]), key=lambda pair: ranks.get(pair, (float("inf"),))[0])
+            best = min(pairwise(ids), key=lambda pair: ranks.get(pair, (float("inf"),))[0])
             if best not in ranks:
                 break
             ids = merge_word(ids, best[0], best[1], ranks[best][1])
@@ -165,8 +165,9 @@ class Tokenizer:
             found = _special_pattern(frozenset(disallowed)).search(text)
             if found:
                 raise EncodeError(f"the text contains the special token {found.group()!r}; pass "
-                                  "allowed_special to encode it as a special token (--allow-special)"
-                                  " or disallowed_special=() to encode it as text")
+                                  "allowed_special (--allow-special) to encode it as a special "
+                                  "token or disallowed_special=() (--ordinary) to encode it as "
+                                  "text")
         if not allowed:
             return self.encode_ordinary(text)
         out: list[int] = []

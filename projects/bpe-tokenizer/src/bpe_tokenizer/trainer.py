@@ -33,6 +33,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Mapping
+from itertools import pairwise
 
 from llm_shared import UserError, progress_bar
 
@@ -78,7 +79,7 @@ class IncrementalTrainer:
         self.pair_counts: dict[Pair, int] = defaultdict(int)
         self.where: dict[Pair, set[int]] = defaultdict(set)
         for index, (word, count) in enumerate(zip(self.words, self.word_counts, strict=True)):
-            for pair in zip(word, word[1:]):
+            for pair in pairwise(word):
                 self.pair_counts[pair] += count
                 self.where[pair].add(index)
         self.heap = [(-count, a, b) for (a, b), count in self.pair_counts.items()]
@@ -110,9 +111,9 @@ class IncrementalTrainer:
             if len(merged) == len(word):
                 continue  # a stale `where` entry: an earlier merge already consumed the pair
             count = self.word_counts[index]
-            for pair in zip(word, word[1:]):
+            for pair in pairwise(word):
                 delta[pair] -= count
-            for pair in zip(merged, merged[1:]):
+            for pair in pairwise(merged):
                 delta[pair] += count
                 self.where[pair].add(index)
             self.words[index] = merged
