@@ -42,6 +42,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--output", required=True, type=Path,
                        help="directory to write tokenizer.json into (or a .json file path)")
     train.add_argument("--json", action="store_true", help="print a JSON summary as last line")
+    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+                       help="save a checkpoint beside the output every N merges (0: never; "
+                       "default 1000)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint of an interrupted run with the same "
+                       "inputs and settings (same result as an uninterrupted run)")
     add_config_args(train, TrainConfig)
 
 
@@ -143,18 +149,20 @@ def _read_text(name: str) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import checkpoint_path, train_resumable
     from .hf_format import save_tokenizer
     from .inputs import iter_texts
-    from .tokenizer import Tokenizer
 
     config = build_config(TrainConfig, args)
+    if args.checkpoint_every < 0:
+        raise UserError(f"--checkpoint-every must be >= 0 (got {args.checkpoint_every})")
     start = time.perf_counter()
-    tokenizer = Tokenizer.train(iter_texts(args.inputs, jsonl_field=config.jsonl_field),
-                                config.vocab_size, pattern=config.pattern,
-                                special_tokens=config.special_tokens,
-                                min_frequency=config.min_frequency, show_progress=True)
+    tokenizer = train_resumable(iter_texts(args.inputs, jsonl_field=config.jsonl_field), config,
+                                args.inputs, args.output, resume=args.resume,
+                                every=args.checkpoint_every)
     seconds = time.perf_counter() - start
     path = save_tokenizer(tokenizer, args.output)
+    checkpoint_path(args.output).unlink(missing_ok=True)
     print(f"trained {tokenizer.vocab_size} tokens ({len(tokenizer.merges)} merges) in "
           f"{seconds:.2f} s -> {path}")
     if tokenizer.vocab_size < config.vocab_size:

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import pairwise
+from typing import Any
 
 from llm_shared import UserError, progress_bar
 
@@ -66,16 +67,32 @@ def check_vocab_size(vocab_size: int, num_special: int = 0) -> None:
 
 
 class IncrementalTrainer:
-    """State of one training run; `step()` does one merge, `train()` runs to the target size."""
+    """State of one training run: `best_pair()` + `apply_merge()` is one step, `train()` runs to
+    the target size, `checkpoint()` / `from_checkpoint()` stop and continue to the same result."""
 
     def __init__(self, counts: Mapping[bytes, int]) -> None:
         if not counts:
             raise UserError("the training corpus is empty (no pre-tokens); pass non-empty inputs")
-        self.words: list[list[int]] = [list(chunk) for chunk in counts]
-        self.word_counts: list[int] = list(counts.values())
+        self._start([list(chunk) for chunk in counts], list(counts.values()), [])
+
+    @classmethod
+    def from_checkpoint(cls, state: Mapping[str, Any]) -> IncrementalTrainer:
+        """Continue from `checkpoint()`'s dict: the words as they are now, and the merges so far."""
+        trainer = cls.__new__(cls)
+        trainer._start(state["words"], state["word_counts"], [tuple(m) for m in state["merges"]])
+        return trainer
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to continue: the counts and pairs are rebuilt from the words."""
+        return {"words": self.words, "word_counts": self.word_counts, "merges": self.merges}
+
+    def _start(self, words: list[list[int]], word_counts: list[int], merges: list[Merge]) -> None:
+        self.words, self.word_counts = words, word_counts
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
+        for a, b, new in merges:
+            self.vocab[new] = self.vocab[a] + self.vocab[b]
         self.ids_of: dict[bytes, int] = {token: i for i, token in self.vocab.items()}
-        self.merges: list[Merge] = []
+        self.merges: list[Merge] = list(merges)
         self.pair_counts: dict[Pair, int] = defaultdict(int)
         self.where: dict[Pair, set[int]] = defaultdict(set)
         for index, (word, count) in enumerate(zip(self.words, self.word_counts, strict=True)):
@@ -132,8 +149,10 @@ class IncrementalTrainer:
         self.merges.append(merge)
         return merge
 
-    def train(self, vocab_size: int, *, min_frequency: int = 1, show_progress: bool = True
-              ) -> tuple[list[Merge], dict[int, bytes]]:
+    def train(self, vocab_size: int, *, min_frequency: int = 1, show_progress: bool = True,
+              on_checkpoint: Callable[[IncrementalTrainer], None] | None = None,
+              checkpoint_every: int = 1000) -> tuple[list[Merge], dict[int, bytes]]:
+        """Merge until `vocab_size` tokens; call `on_checkpoint(self)` every so many merges."""
         check_vocab_size(vocab_size)
         with progress_bar() as bar:
             task = bar.add_task("merging", total=vocab_size, completed=len(self.vocab),
@@ -144,6 +163,8 @@ class IncrementalTrainer:
                     break  # nothing left worth merging: the vocabulary stays smaller
                 self.apply_merge(*best[0])
                 bar.update(task, completed=len(self.vocab))
+                if on_checkpoint is not None and len(self.merges) % checkpoint_every == 0:
+                    on_checkpoint(self)
         return self.merges, self.vocab
 
 
