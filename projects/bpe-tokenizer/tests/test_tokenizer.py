@@ -31,9 +31,11 @@ def test_hard_strings_round_trip(trained):
         assert trained.decode(ids) == text
 
 
-def test_lone_surrogate_is_an_error(trained):
-    with pytest.raises(EncodeError, match="lone surrogate U\\+D800"):
-        trained.encode("ok \ud800 no")
+@given(data=st.data(), surrogate=st.integers(0xD800, 0xDFFF))
+def test_lone_surrogate_anywhere_is_an_error(data, texts, trained, surrogate):
+    text = data.draw(texts) + chr(surrogate) + data.draw(texts)
+    with pytest.raises(EncodeError, match=f"lone surrogate U\\+{surrogate:04X}"):
+        trained.encode(text)
 
 
 def test_special_tokens_follow_tiktoken(trained):

@@ -281,11 +281,11 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
             raise UserError(f"-k must be >= 1 (got {args.k})")
         explorer = EmbeddingExplorer.load()
         if args.action == "analogy":
-            print(f"nearest to {args.a!r} - {args.b!r} + {args.c!r}:")
             found = explorer.analogy(args.a, args.b, args.c, k=args.k)
+            print(f"nearest to {args.a!r} - {args.b!r} + {args.c!r}:")
         else:
-            print(f"nearest to {args.word!r}:")
             found = explorer.neighbours(args.word, k=args.k)
+            print(f"nearest to {args.word!r}:")
         for token, score in found:
             print(f"  {score:6.3f}  {token!r}")
         result = {"neighbours": [[token, round(score, 4)] for token, score in found]}
