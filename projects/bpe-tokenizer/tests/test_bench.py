@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from bpe_tokenizer.cli import main
 
 
