@@ -6,8 +6,8 @@ training benchmark. It works on the same unique pre-tokens with counts and break
 way: highest count, then smallest `(a, b)` in token-id order; a merge whose bytes already are a
 token reuses that id.
 
-    >>> recount_train_bpe({b"aaab": 1}, 258)[0]
-    [(97, 97, 256), (256, 97, 257)]
+    >>> recount_train_bpe({b"aaab": 1}, 258)[0]  # aa (twice), then (a, b) wins a tie with (aa, a)
+    [(97, 97, 256), (97, 98, 257)]
 
 Leaves out everything that would make it fast. Exercised by `tests/test_trainer.py` and
 `bpe-tokenizer bench`.

@@ -11,7 +11,8 @@ one SmolLM2 token, preferring the form with a leading space (" king": the form a
 a sentence); a word that is several tokens is refused with the tokens it splits into.
 
     >>> explorer = EmbeddingExplorer.load()
-    >>> [token for token, _ in explorer.neighbours("king", k=3)]   # e.g. [' King', ' kings', ...]
+    >>> [token for token, _ in explorer.neighbours("king", k=3)]
+    [' King', 'King', ' kings']
 
 Leaves out output embeddings (tied to the input ones in SmolLM2) and contextual embeddings.
 Exercised by `bpe-tokenizer embeddings ...` and `tests/test_embeddings.py`.

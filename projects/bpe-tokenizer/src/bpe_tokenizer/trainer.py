@@ -20,9 +20,9 @@ that already are a token (two merge paths to the same string, e.g. ("ab", "c") a
 it reuses that token's id, as Hugging Face's trainer does, so a vocabulary never holds the same
 bytes twice; the merge is still recorded (with its rank) and the vocabulary does not grow.
 
-    >>> merges, vocab = train_bpe({b"aaab": 1}, 258)
+    >>> merges, vocab = train_bpe({b"aaab": 1}, 258)  # "aa" twice, then a tie: (97, 98) < (256, 97)
     >>> merges, vocab[256], vocab[257]
-    ([(97, 97, 256), (256, 97, 257)], b'aa', b'aaa')
+    ([(97, 97, 256), (97, 98, 257)], b'aa', b'ab')
 
 Leaves out special tokens (added by the Tokenizer after training) and parallelism.
 Exercised by `bpe-tokenizer train` and `tests/test_trainer.py`.
