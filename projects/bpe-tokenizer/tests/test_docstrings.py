@@ -3,7 +3,6 @@
 import doctest
 
 import pytest
-
 from bpe_tokenizer import baseline, inputs, pretokenize, stats, tokenizer, trainer
 
 
