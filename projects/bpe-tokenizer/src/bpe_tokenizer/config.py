@@ -31,6 +31,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.special_tokens = [t for t in self.special_tokens if t]
+        if len(set(self.special_tokens)) != len(self.special_tokens):
+            raise UserError(f"--special-tokens lists a token twice ({self.special_tokens}); "
+                            "pass each one once")
         _check_vocab("--vocab-size", self.vocab_size, len(self.special_tokens))
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1 (got {self.min_frequency})")
