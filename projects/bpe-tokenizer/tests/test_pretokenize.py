@@ -1,5 +1,6 @@
 import regex
 from bpe_tokenizer.pretokenize import (
+    FIRST_GAP_CHARACTER,
     GPT4_PATTERN,
     PATTERNS,
     PreTokenizer,
@@ -82,3 +83,11 @@ def test_letters_newer_than_oniguruma_are_not_letters():
         theirs = set(text) - set("".join(p for p, _ in hf.pre_tokenize_str(text)))
         assert set(compile_pattern(rf"\p{{{name}}}").findall(text)) == theirs
         assert set(regex.findall(rf"\p{{{name}}}", text)) != theirs  # the gap is real
+
+
+@given(data=st.data())
+def test_plain_and_gap_aware_patterns_agree_below_the_gap(data, texts):
+    text = "".join(c for c in data.draw(texts) if c < FIRST_GAP_CHARACTER)
+    for name in ("gpt2", "gpt4", "llama3"):
+        assert regex.findall(PATTERNS[name], text) == \
+            compile_pattern(PATTERNS[name]).findall(text), name

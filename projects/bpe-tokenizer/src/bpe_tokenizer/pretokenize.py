@@ -77,6 +77,9 @@ def _unicode_to_bytes() -> dict[str, int]:
     return {c: b for b, c in bytes_to_unicode().items()}
 
 
+FIRST_GAP_CHARACTER = chr(min(start for start, _ in L_NEWER + N_NEWER))
+
+
 def _class_without(name: str, ranges: tuple[tuple[int, int], ...]) -> str:
     excluded = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
     return f"[\\p{{{name}}}--[{excluded}]]"
@@ -114,25 +117,32 @@ def _split_isolated(pattern: regex.Pattern, piece: str) -> list[str]:
 class PreTokenizer:
     """An ordered list of split steps; `split(text)` applies each step to every piece so far.
 
-    `steps` holds the Hugging Face JSON of each step (saved as is in tokenizer.json); `fast_pattern`
-    is set when the whole pipeline is one regex whose matches cover all text, so `split` can use
-    the much faster `findall` (true for the GPT-2/GPT-4/Llama-3 patterns, tested).
+    `steps` holds the Hugging Face JSON of each step (saved as is in tokenizer.json). When the
+    whole pipeline is one of the built-in regexes (whose matches cover all text, tested), `split`
+    is a single `findall`; and for text below the first code point of the Unicode gap (all
+    ASCII and most Latin text) the plain pattern gives the same matches as the gap-aware one
+    (compile_pattern) at ~1.7x its speed (measured on stdlib sources), so it is used there.
     """
 
     steps: list[dict[str, Any]] = field(default_factory=list)
     add_prefix_space: bool = False
     _functions: list[Callable[[str], list[str]]] = field(default_factory=list, repr=False)
     _findall: Callable[[str], list[str]] | None = field(default=None, repr=False)
+    _findall_below_gap: Callable[[str], list[str]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._functions = [_step_function(step) for step in self.steps]
         regex_steps = [s for s in self.steps if s["type"] != "ByteLevel" or s.get("use_regex")]
         if len(regex_steps) == 1:
             only = regex_steps[0]
+            pattern = None
             if only["type"] == "ByteLevel":
-                self._findall = compile_pattern(GPT2_PATTERN).findall
+                pattern = GPT2_PATTERN
             elif only["type"] == "Split" and only["pattern"].get("Regex") in PATTERNS.values():
-                self._findall = compile_pattern(only["pattern"]["Regex"]).findall
+                pattern = only["pattern"]["Regex"]
+            if pattern is not None:
+                self._findall = compile_pattern(pattern).findall
+                self._findall_below_gap = regex.compile(pattern).findall
 
     @classmethod
     def from_pattern(cls, name_or_regex: str | None) -> PreTokenizer:
@@ -166,6 +176,8 @@ class PreTokenizer:
         if self.add_prefix_space and text and not text.startswith(" "):
             text = " " + text
         if self._findall is not None:
+            if text.isascii() or (text and max(text) < FIRST_GAP_CHARACTER):
+                return self._findall_below_gap(text)
             return self._findall(text)
         pieces = [text] if text else []
         for function in self._functions:
