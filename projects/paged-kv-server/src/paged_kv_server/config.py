@@ -21,6 +21,7 @@ class EngineConfig:
     block_size: int = param(16, help="tokens per KV block (vLLM's default)")
     kv_cache_mb: int = param(768, help="memory for the paged KV cache, in MiB (sets the number of "
                                        "blocks; SmolLM2 needs 45 KiB per token in float32)")
+    num_blocks: int = param(0, help="KV blocks; 0 = as many as --kv-cache-mb holds")
     max_num_seqs: int = param(64, help="sequences in one batch at most")
     # NOTE: 512 measured best on 2 CPU cores among 256/512/1024 for the 64-prompt bench: large
     # enough to prefill a typical prompt in one step, small enough to keep decodes flowing.
@@ -37,6 +38,8 @@ class EngineConfig:
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1 "
                                 f"(got {getattr(self, name)})")
+        if self.num_blocks < 0:
+            raise UserError(f"--num-blocks must be >= 0 (got {self.num_blocks})")
         if not self.enable_chunked_prefill and self.max_num_batched_tokens < self.max_model_len:
             raise UserError("without chunked prefill --max-num-batched-tokens must be >= "
                             "--max-model-len, or a long prompt could never be scheduled")

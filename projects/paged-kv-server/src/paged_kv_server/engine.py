@@ -80,12 +80,12 @@ class LLMEngine:
         self.device, self.dtype = device, dtype
         mc = self.model.config
         self.max_model_len = min(config.max_model_len, mc.max_position_embeddings)
-        num_blocks = config.kv_cache_mb * 2**20 // (self.model.kv_bytes_per_token()
-                                                    * config.block_size)
+        num_blocks = config.num_blocks or config.kv_cache_mb * 2**20 // (
+            self.model.kv_bytes_per_token() * config.block_size)
         if num_blocks * config.block_size < self.max_model_len:
-            raise UserError(f"--kv-cache-mb {config.kv_cache_mb} holds {num_blocks} blocks, fewer "
-                            f"than one {self.max_model_len}-token sequence needs; raise it or "
-                            "lower --max-model-len")
+            raise UserError(f"the KV cache holds {num_blocks} blocks, fewer than one "
+                            f"{self.max_model_len}-token sequence needs; raise --kv-cache-mb "
+                            "(or --num-blocks) or lower --max-model-len")
         self.block_manager = BlockManager(num_blocks, config.block_size,
                                           config.enable_prefix_caching)
         self.scheduler = Scheduler(self.block_manager, max_num_seqs=config.max_num_seqs,
