@@ -40,6 +40,11 @@ def tiny_engine():
     return _tiny_engine
 
 
+@pytest.fixture(scope="module")
+def tiny_engine_module():
+    return _tiny_engine
+
+
 @pytest.fixture
 def engine() -> LLMEngine:
     return _tiny_engine()

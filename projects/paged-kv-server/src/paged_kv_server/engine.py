@@ -180,7 +180,9 @@ class LLMEngine:
         if not running:
             return
         live = sum(s.num_tokens for s in running)
-        paged = sum(len(s.block_table) for s in running) * self.config.block_size
+        # Blocks in use, each counted once: a shared prefix block holds live tokens of several
+        # sequences, so this ratio can exceed 1 (that is the memory sharing saves).
+        paged = self.block_manager.num_used_blocks * self.config.block_size
         # A contiguous cache reserves prompt + max_tokens for every sequence at admission.
         contiguous = sum(min(s.num_prompt_tokens + s.params.max_tokens, self.max_model_len)
                          for s in running)

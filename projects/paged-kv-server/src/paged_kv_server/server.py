@@ -297,10 +297,17 @@ def serve(engine: LLMEngine, *, host: str, port: int, model_name: str, max_queue
     """Serve until SIGINT/SIGTERM (uvicorn's signal handlers, then the lifespan shutdown)."""
     import uvicorn
 
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn re-raises the signal after its graceful shutdown (exit status -15); a
+            # clean, requested stop should exit 0 instead.
+            self._captured_signals.clear()
+
     app = create_app(engine, model_name=model_name, max_queue=max_queue,
                      default_max_tokens=default_max_tokens)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                  timeout_graceful_shutdown=5)).run()
+    _Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                           timeout_graceful_shutdown=5)).run()
 
 
 class ServerThread:
