@@ -7,8 +7,7 @@ of tokens from many sequences (prefill chunks and single decode tokens mixed):
   context into `(B, L, n_kv, D)`, a length mask hides the padding past each context;
 - prefill chunks are attended one sequence at a time; a chunk with no cached prefix uses its own
   fresh K/V (causal), a later chunk or a prefix-cache hit gathers its context from the blocks.
-Grouped-query attention (n_kv < H) is computed without repeating K/V: queries are viewed as
-(n_kv, G) groups. Leaves out custom kernels (FlashAttention, PagedAttention CUDA kernels): on a
+Grouped-query attention (n_kv < H) goes through SDPA's `enable_gqa`, without repeating K/V. Leaves out custom kernels (FlashAttention, PagedAttention CUDA kernels): on a
 GPU the same code runs through cuBLAS and SDPA, correct but not vLLM-fast.
 """
 
@@ -27,13 +26,13 @@ class AttentionMetadata:
     prefills: list[tuple[int, int, int, torch.Tensor]]
     decode_rows: torch.Tensor  # (Bd,) rows of the flat batch that are single-token decodes
     decode_block_tables: torch.Tensor  # (Bd, max_blocks) padded with block 0
-    decode_mask: torch.Tensor  # (Bd, 1, 1, max_blocks * block_size) True where the key is padding
+    decode_mask: torch.Tensor  # (Bd, 1, 1, max_blocks * block_size) True where the key is real
 
 
 def build_decode_mask(context_lens: list[int], num_keys: int, device: torch.device) -> torch.Tensor:
     lens = torch.tensor(context_lens, device=device)  # (Bd,)
     keys = torch.arange(num_keys, device=device)  # (L,)
-    return (keys[None, :] >= lens[:, None])[:, None, None, :]  # (Bd, 1, 1, L)
+    return (keys[None, :] < lens[:, None])[:, None, None, :]  # (Bd, 1, 1, L)
 
 
 def store_kv(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -47,15 +46,12 @@ def store_kv(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: t
 def _decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
                       block_tables: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
     B, H, D = q.shape
-    n_kv = k_cache.shape[2]
-    G = H // n_kv
-    k = k_cache[block_tables].flatten(1, 2)  # (B, L, n_kv, D)
-    v = v_cache[block_tables].flatten(1, 2)  # (B, L, n_kv, D)
-    qg = q.view(B, n_kv, G, D)  # (B, n_kv, G, D)
-    scores = torch.matmul(qg, k.permute(0, 2, 3, 1)) * scale  # (B, n_kv, G, L)
-    scores.masked_fill_(mask, float("-inf"))
-    probs = torch.softmax(scores.float(), dim=-1).to(q.dtype)  # (B, n_kv, G, L)
-    out = torch.matmul(probs, v.permute(0, 2, 1, 3))  # (B, n_kv, G, D)
+    # NOTE: SDPA over the gathered context measured ~2x faster on this CPU than explicit
+    # grouped matmuls + softmax (B=32, L=416, SmolLM2 heads), with equal results.
+    k = k_cache[block_tables].flatten(1, 2).transpose(1, 2)  # (B, n_kv, L, D)
+    v = v_cache[block_tables].flatten(1, 2).transpose(1, 2)  # (B, n_kv, L, D)
+    out = F.scaled_dot_product_attention(q.unsqueeze(2), k, v, attn_mask=mask, scale=scale,
+                                         enable_gqa=True)  # (B, H, 1, D)
     return out.reshape(B, H * D)
 
 

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="HF padded batch size (16)")
     bench.add_argument("--skip-sequential", action="store_true",
                        help="leave out the slow one-at-a-time HF baseline")
+    bench.add_argument("--sequential-every", type=int, default=1,
+                       help="time the one-at-a-time HF baseline on every k-th prompt (1: all)")
     bench.add_argument("--json", action="store_true", help="print only the final JSON line")
     add_config_args(bench, EngineConfig)
     demo = commands.add_parser(
@@ -109,11 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "bench":
         from .benchmark import run_offline_bench
 
-        if args.num_prompts < 1 or args.max_tokens < 1 or args.padded_batch_size < 1:
-            raise UserError("--num-prompts, --max-tokens and --padded-batch-size must be >= 1")
+        if min(args.num_prompts, args.max_tokens, args.padded_batch_size,
+               args.sequential_every) < 1:
+            raise UserError("--num-prompts, --max-tokens, --padded-batch-size and "
+                            "--sequential-every must be >= 1")
         result = run_offline_bench(build_config(EngineConfig, args), args.num_prompts,
                                    args.max_tokens, args.padded_batch_size,
-                                   sequential=not args.skip_sequential, quiet=args.json)
+                                   sequential=not args.skip_sequential,
+                                   sequential_every=args.sequential_every, quiet=args.json)
         emit_json(result)
     elif args.command == "demo":
         from .demo import run_demo

@@ -101,7 +101,8 @@ class LLMEngine:
         self.finished_stats: list[tuple[float, float | None]] = []  # (ttft, tpot) per sequence
         self.num_steps = 0
         self.num_generated_tokens = 0
-        self.live_token_samples: list[tuple[int, int, int]] = []  # (live, paged, contiguous)
+        # (live tokens, paged slots, contiguous slots: prompt + max_tokens, and: max_model_len)
+        self.live_token_samples: list[tuple[int, int, int, int]] = []
 
     # -- requests -------------------------------------------------------------------------------
     def encode(self, prompt: str | list[int]) -> list[int]:
@@ -186,7 +187,8 @@ class LLMEngine:
         # A contiguous cache reserves prompt + max_tokens for every sequence at admission.
         contiguous = sum(min(s.num_prompt_tokens + s.params.max_tokens, self.max_model_len)
                          for s in running)
-        self.live_token_samples.append((live, paged, contiguous))
+        self.live_token_samples.append((live, paged, contiguous,
+                                        len(running) * self.max_model_len))
 
     def step(self) -> list[RequestOutput]:
         batch = self.scheduler.schedule()
@@ -299,7 +301,8 @@ class LLMEngine:
         """Mean fraction of reserved KV slots that hold live tokens: paged vs contiguous."""
         samples = self.live_token_samples
         if not samples:
-            return {"paged": 0.0, "contiguous": 0.0}
+            return {"paged": 0.0, "contiguous": 0.0, "contiguous_max_len": 0.0}
         live = sum(s[0] for s in samples)
         return {"paged": live / sum(s[1] for s in samples),
-                "contiguous": live / sum(s[2] for s in samples)}
+                "contiguous": live / sum(s[2] for s in samples),
+                "contiguous_max_len": live / sum(s[3] for s in samples)}
