@@ -128,6 +128,7 @@ def test_disconnect_mid_stream_frees_blocks(served, monkeypatch):
     health = _all_free(url)
     assert health["free_blocks"] == health["num_blocks"]
     assert health["running"] == health["waiting"] == 0
+    assert health["generated_tokens"] - busy["generated_tokens"] < 300  # aborted early
 
 
 def test_full_queue_answers_429_then_recovers(client, served, monkeypatch):
@@ -157,3 +158,15 @@ def test_metrics_are_prometheus_text(client, served):
                  "paged_kv_time_per_output_token_seconds_count"):
         assert name in text
     assert json.loads(json.dumps(text))  # plain text, no binary
+
+
+def test_non_streaming_client_that_gives_up_frees_blocks(served, monkeypatch):
+    url = served[0].url
+    _slow_steps(monkeypatch, served[1])
+    before = served[1].num_generated_tokens
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url + "/v1/completions", timeout=1.0,
+                   json={"prompt": "wait for me", "max_tokens": 400, "ignore_eos": True})
+    health = _all_free(url)
+    assert health["free_blocks"] == health["num_blocks"] and health["running"] == 0
+    assert served[1].num_generated_tokens - before < 400  # aborted, not run to the end

@@ -23,14 +23,19 @@ class EngineConfig:
                                        "blocks; SmolLM2 needs 45 KiB per token in float32)")
     num_blocks: int = param(0, help="KV blocks; 0 = as many as --kv-cache-mb holds")
     max_num_seqs: int = param(64, help="sequences in one batch at most")
-    # NOTE: 512 measured best on 2 CPU cores among 256/512/1024 for the 64-prompt bench: large
-    # enough to prefill a typical prompt in one step, small enough to keep decodes flowing.
+    # NOTE: not tuned by a sweep (no time on the shared machine): 512 prefills a typical bench
+    # prompt (52-463 tokens) in one step while bounding the step time decodes wait for.
     max_num_batched_tokens: int = param(512, help="token budget of one step (prefill chunks + "
                                                   "decodes)")
     max_model_len: int = param(2048, help="prompt + output tokens of one sequence at most")
     enable_prefix_caching: bool = param(True, help="reuse KV blocks of identical prompt prefixes")
     enable_chunked_prefill: bool = param(True, help="split long prompts across steps")
     seed: int = param(0, help="seed of the sampler for requests without their own seed")
+    # NOTE: 1 by default because on the shared 2-core machine two OpenMP threads spin-wait on
+    # each other (a tiny-model run: 13.6 s with 2 threads, 0.73 s with 1). Use 0 on a machine of
+    # your own to keep torch's default.
+    threads: int = param(1, help="CPU threads for torch (0: torch's default); the HF peer in "
+                                 "the same process uses the same")
 
     def __post_init__(self) -> None:
         for name in ("block_size", "kv_cache_mb", "max_num_seqs", "max_num_batched_tokens",
@@ -38,6 +43,8 @@ class EngineConfig:
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1 "
                                 f"(got {getattr(self, name)})")
+        if self.threads < 0:
+            raise UserError(f"--threads must be >= 0 (got {self.threads})")
         if self.num_blocks < 0:
             raise UserError(f"--num-blocks must be >= 0 (got {self.num_blocks})")
         if not self.enable_chunked_prefill and self.max_num_batched_tokens < self.max_model_len:
@@ -76,7 +83,7 @@ class GenerateConfig(EngineConfig):
 @dataclass
 class DemoConfig(EngineConfig):
     num_requests: int = param(16, help="concurrent requests sent to the engine")
-    max_tokens: int = param(48, help="new tokens per request")
+    max_tokens: int = param(32, help="new tokens per request")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -64,6 +64,8 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class LLMEngine:
     def __init__(self, config: EngineConfig, *, tokenizer: Any = None) -> None:
         self.config = config
+        if config.threads:
+            torch.set_num_threads(config.threads)
         device = pick_device(config.device)
         dtype = pick_dtype(device, "auto") if config.dtype == "auto" else _DTYPES[config.dtype]
         path = model_path(config.model)

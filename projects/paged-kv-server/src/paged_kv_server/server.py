@@ -63,7 +63,7 @@ class _Call:
         self.ids = [f"{self.id}-{i}" for i in range(len(prompts))]
         self.prompt_tokens = sum(len(p) for p in prompts)
         self.n = params.n
-        self.open = set(self.ids)
+        self.streaming = False
         self.start = time.perf_counter()
         self.first: dict[int, float] = {}
         for rid, ids in zip(self.ids, prompts, strict=True):
@@ -76,13 +76,20 @@ class _Call:
     async def outputs(self) -> AsyncIterator[RequestOutput]:
         """Every step output until all choices finish; aborts everything on exit or disconnect."""
         remaining = len(self.ids) * self.n
+        checked = time.perf_counter()
         try:
             while remaining:
                 try:
                     item = await asyncio.wait_for(self.queue.get(), timeout=0.5)
                 except TimeoutError:
+                    item = None
+                # A non-streaming client is only noticed gone by asking; a streaming one is
+                # noticed by Starlette, which closes our generator (see `stream`).
+                if not self.streaming and time.perf_counter() - checked > 0.5:
+                    checked = time.perf_counter()
                     if await self.http.is_disconnected():
                         return
+                if item is None:
                     continue
                 if isinstance(item, UserError):
                     raise ApiError(400, str(item))
@@ -155,6 +162,7 @@ class _Call:
                 "usage": self.usage(completion_tokens)}
 
     async def stream(self, include_usage: bool) -> AsyncIterator[str]:
+        self.streaming = True
         completion_tokens = 0
         offsets = [0] * (len(self.ids) * self.n)
         try:
