@@ -2,7 +2,7 @@
 
 Prints the table and, last, one JSON line. Same as `paged-kv-server bench`, with the README's
 settings as defaults:
-    OMP_NUM_THREADS=1 uv run python bench/bench_offline.py            # from projects/paged-kv-server
+    OMP_NUM_THREADS=1 uv run python bench/bench_offline.py   # in projects/paged-kv-server
 Extra flags are passed through (e.g. --padded-batch-size 64, --sequential-every 1).
 """
 

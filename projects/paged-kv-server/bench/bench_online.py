@@ -14,9 +14,8 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from openai import OpenAI
-
 from llm_shared import load_tokenizer, markdown_table
+from openai import OpenAI
 from paged_kv_server.launch import launched_server
 from paged_kv_server.workload import mixed_messages
 

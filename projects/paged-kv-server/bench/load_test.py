@@ -16,7 +16,6 @@ import random
 import time
 
 import httpx
-
 from paged_kv_server.launch import launched_server, rss_mb
 
 

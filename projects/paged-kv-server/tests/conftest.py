@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from llm_shared import load_causal_lm
 from paged_kv_server import EngineConfig, LLMEngine, SamplingParams, Sequence
 

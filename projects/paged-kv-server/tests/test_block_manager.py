@@ -4,7 +4,6 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from paged_kv_server import BlockManager, SamplingParams, Sequence
 
 

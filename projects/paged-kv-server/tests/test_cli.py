@@ -10,7 +10,6 @@ import time
 
 import httpx
 import pytest
-
 from paged_kv_server.cli import main
 
 TINY = ["--model", "tiny-llama", "--device", "cpu", "--kv-cache-mb", "8"]

@@ -2,16 +2,15 @@
 
 import pytest
 import torch
+from llm_shared import UserError
+from paged_kv_server import SamplingParams, Sequence
+from paged_kv_server.sampler import Sampler, apply_penalties, filter_probs
 from transformers.generation.logits_process import (
     MinPLogitsWarper,
     RepetitionPenaltyLogitsProcessor,
     TopKLogitsWarper,
     TopPLogitsWarper,
 )
-
-from llm_shared import UserError
-from paged_kv_server import SamplingParams, Sequence
-from paged_kv_server.sampler import Sampler, apply_penalties, filter_probs
 
 
 def test_filters_match_hf_logits_warpers():
@@ -85,7 +84,7 @@ def test_n_samples_share_the_prompt_with_copy_on_write(tiny_engine, random_promp
     out = engine.generate([prompt], SamplingParams(temperature=1.0, n=4, seed=1, max_tokens=10))
     assert [c.index for c in out[0]] == [0, 1, 2, 3]
     assert len(copies) >= 3  # each extra sample copied the shared, partly filled last block
-    assert len({table[0] for table in seen.values()}) == 1  # the first (full) prompt block stays shared
+    assert len({table[0] for table in seen.values()}) == 1  # the full first block stays shared
     assert len({tuple(c.token_ids) for c in out[0]}) > 1  # different samples
     assert engine.block_manager.num_free_blocks == engine.block_manager.num_blocks
 

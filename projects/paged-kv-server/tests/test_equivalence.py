@@ -7,7 +7,6 @@ preemption). The real embedded SmolLM2 is checked too, and logits against HF's f
 
 import pytest
 import torch
-
 from llm_shared import load_causal_lm
 from paged_kv_server import SamplingParams
 from paged_kv_server.hf_baseline import hf_generate_sequential

@@ -5,7 +5,6 @@ its end appends a token, and it finishes after `max_tokens`.
 """
 
 import pytest
-
 from paged_kv_server import BlockManager, Scheduler
 
 

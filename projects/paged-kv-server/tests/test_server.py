@@ -9,7 +9,6 @@ import time
 import httpx
 import openai
 import pytest
-
 from paged_kv_server import SamplingParams
 from paged_kv_server.server import ServerThread, create_app
 

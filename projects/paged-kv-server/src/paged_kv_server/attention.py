@@ -7,8 +7,9 @@ of tokens from many sequences (prefill chunks and single decode tokens mixed):
   context into `(B, L, n_kv, D)`, a length mask hides the padding past each context;
 - prefill chunks are attended one sequence at a time; a chunk with no cached prefix uses its own
   fresh K/V (causal), a later chunk or a prefix-cache hit gathers its context from the blocks.
-Grouped-query attention (n_kv < H) goes through SDPA's `enable_gqa`, without repeating K/V. Leaves out custom kernels (FlashAttention, PagedAttention CUDA kernels): on a
-GPU the same code runs through cuBLAS and SDPA, correct but not vLLM-fast.
+Grouped-query attention (n_kv < H) goes through SDPA's `enable_gqa`, without repeating K/V.
+Leaves out custom kernels (FlashAttention, PagedAttention CUDA kernels): on a GPU the same
+code runs through cuBLAS and SDPA, correct but not vLLM-fast.
 """
 
 from __future__ import annotations

@@ -35,7 +35,6 @@ def _llama_cpp(prompts: list[list[int]], max_tokens: int) -> dict[str, Any] | No
     if importlib.util.find_spec("llama_cpp") is None:
         return None
     from llama_cpp import Llama
-
     from llm_shared import smollm2_gguf_path
 
     llm = Llama(model_path=str(smollm2_gguf_path()), n_ctx=4096, verbose=False)

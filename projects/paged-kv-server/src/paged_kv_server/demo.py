@@ -15,9 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from openai import OpenAI
-
 from llm_shared import load_causal_lm, model_path
+from openai import OpenAI
 
 from .config import DemoConfig
 from .engine import LLMEngine
@@ -49,7 +48,7 @@ def _ask(client: OpenAI, messages: list[dict], max_tokens: int, stream: bool) ->
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     start = time.perf_counter()
     engine = LLMEngine(config)
-    conversations = mixed_messages(config.num_requests, seed=1, max_chars=800)
+    conversations = mixed_messages(config.num_requests, seed=1, max_chars=500)
     app = create_app(engine, model_name="demo", max_queue=max(256, config.num_requests))
     with ServerThread(app) as server:
         client = OpenAI(base_url=server.url + "/v1", api_key="not-needed", max_retries=0)

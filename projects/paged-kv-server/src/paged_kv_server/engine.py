@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-
 from llm_shared import UserError, load_tokenizer, model_path, pick_device, pick_dtype, progress_bar
 
 from .attention import AttentionMetadata, build_decode_mask
@@ -171,8 +170,9 @@ class LLMEngine:
             slot_mapping=torch.tensor(slots, device=dev),
             prefills=prefills,
             decode_rows=torch.tensor(decode_rows, dtype=torch.long, device=dev),
-            decode_block_tables=torch.tensor([t + [0] * (width - len(t)) for t in decode_tables],
-                                             dtype=torch.long, device=dev).view(len(decode_tables), width),
+            decode_block_tables=torch.tensor(
+                [t + [0] * (width - len(t)) for t in decode_tables], dtype=torch.long,
+                device=dev).view(len(decode_tables), width),  # (Bd, max_blocks)
             decode_mask=build_decode_mask(decode_lens, width * bs, dev),
         )
         return (torch.tensor(ids, device=dev), torch.tensor(positions, device=dev), meta,
@@ -269,7 +269,8 @@ class LLMEngine:
                              new_logprobs, seq.num_prompt_tokens, seq.num_output_tokens)
 
     # -- offline --------------------------------------------------------------------------------
-    def generate(self, prompts: list[str | list[int]], params: SamplingParams | list[SamplingParams],
+    def generate(self, prompts: list[str | list[int]],
+                 params: SamplingParams | list[SamplingParams],
                  *, progress: bool = False) -> list[list[Completion]]:
         """Run prompts to completion; result[i] holds prompt i's n completions (by index)."""
         params_list = params if isinstance(params, list) else [params] * len(prompts)

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-
 from llm_shared import UserError
+from safetensors import safe_open
 
 from .attention import AttentionMetadata, paged_attention
 

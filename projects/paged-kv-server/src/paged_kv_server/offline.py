@@ -37,7 +37,8 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number} is not valid JSON ({exc.msg}); fix that line") from exc
+            raise UserError(f"{path}:{number} is not valid JSON ({exc.msg}); "
+                            "fix that line") from exc
         if not isinstance(row, dict) or not ({"prompt", "messages", "prompt_ids"} & row.keys()):
             raise UserError(f"{path}:{number} needs a 'prompt', 'messages' or 'prompt_ids' field")
         unknown = set(row) - _FIELDS - {"prompt", "messages", "prompt_ids", "id"}

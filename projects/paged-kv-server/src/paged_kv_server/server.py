@@ -23,9 +23,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from llm_shared import UserError
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from .async_engine import AsyncEngine
 from .engine import LLMEngine, RequestOutput
