@@ -83,7 +83,7 @@ class GenerateConfig(EngineConfig):
 @dataclass
 class DemoConfig(EngineConfig):
     num_requests: int = param(16, help="concurrent requests sent to the engine")
-    max_tokens: int = param(32, help="new tokens per request")
+    max_tokens: int = param(24, help="new tokens per request")
 
     def __post_init__(self) -> None:
         super().__post_init__()
