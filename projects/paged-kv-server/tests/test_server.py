@@ -169,3 +169,18 @@ def test_non_streaming_client_that_gives_up_frees_blocks(served, monkeypatch):
     health = _all_free(url)
     assert health["free_blocks"] == health["num_blocks"] and health["running"] == 0
     assert served[1].num_generated_tokens - before < 400  # aborted, not run to the end
+
+
+def test_chat_logprobs_and_stop_string(client):
+    messages = [{"role": "user", "content": "Say something"}]
+    r = client.chat.completions.create(model="tiny", messages=messages, max_tokens=6,
+                                       temperature=0, logprobs=True, top_logprobs=2)
+    content = r.choices[0].logprobs.content
+    assert len(content) == r.usage.completion_tokens == 6
+    assert all(len(c.top_logprobs) == 2 and c.logprob <= 0 for c in content)
+    text = r.choices[0].message.content
+    stop = text[len(text) // 2:len(text) // 2 + 2]
+    cut = client.chat.completions.create(model="tiny", messages=messages, max_tokens=6,
+                                         temperature=0, stop=[stop])
+    assert cut.choices[0].message.content == text[:text.find(stop)]
+    assert cut.choices[0].finish_reason == "stop"
