@@ -1,0 +1,169 @@
+"""A Llama-family decoder written out by hand (RMSNorm, RoPE, GQA, SwiGLU) over the paged cache.
+
+`LlamaModel.from_pretrained(path)` reads `config.json` and `model.safetensors` of any Llama
+checkpoint (SmolLM2, TinyLlama, Llama 2/3 with default RoPE) itself — no transformers model class.
+Q/K/V and gate/up projections are fused into one matmul each (fewer, larger GEMMs). The math
+follows HF's `LlamaForCausalLM` operation by operation (float32 RMSNorm, RoPE tables in float32,
+rotate-half convention), which is what makes greedy decoding token-identical to `generate`.
+Leaves out RoPE scaling variants (llama3/yarn), sliding windows, tensor parallelism and
+quantised weights. Exercised by `tests/test_equivalence.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from llm_shared import UserError
+from safetensors import safe_open
+
+from .attention import AttentionMetadata, paged_attention
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    eos_token_ids: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, path: Path) -> LlamaConfig:
+        raw = json.loads(path.read_text())
+        if raw.get("model_type") not in ("llama", "mistral", "qwen2"):
+            raise UserError(f"{path.parent} is a '{raw.get('model_type')}' model; this engine "
+                            "runs Llama-architecture checkpoints (model_type llama)")
+        rope = raw.get("rope_parameters") or raw.get("rope_scaling") or {}
+        if rope.get("rope_type", "default") != "default":
+            raise UserError(f"RoPE type '{rope.get('rope_type')}' is not supported; only default")
+        heads = raw["num_attention_heads"]
+        eos = raw.get("eos_token_id")
+        return cls(
+            vocab_size=raw["vocab_size"], hidden_size=raw["hidden_size"],
+            intermediate_size=raw["intermediate_size"],
+            num_hidden_layers=raw["num_hidden_layers"], num_attention_heads=heads,
+            num_key_value_heads=raw.get("num_key_value_heads", heads),
+            head_dim=raw.get("head_dim") or raw["hidden_size"] // heads,
+            rms_norm_eps=raw["rms_norm_eps"],
+            rope_theta=rope.get("rope_theta", raw.get("rope_theta", 10000.0)),
+            max_position_embeddings=raw.get("max_position_embeddings", 2048),
+            tie_word_embeddings=raw.get("tie_word_embeddings", False),
+            eos_token_ids=tuple(eos if isinstance(eos, list) else [] if eos is None else [eos]),
+        )
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """HF LlamaRMSNorm: normalise in float32, cast back, then scale."""
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(x.dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class LlamaModel:
+    """Weights as plain tensors plus `forward(ids, positions, meta, logits_rows) -> logits`."""
+
+    def __init__(self, config: LlamaConfig, weights: dict[str, torch.Tensor],
+                 device: torch.device, dtype: torch.dtype) -> None:
+        self.config, self.device, self.dtype = config, device, dtype
+        c = config
+
+        def w(name: str) -> torch.Tensor:
+            return weights[name].to(device=device, dtype=dtype)
+
+        self.embed = w("model.embed_tokens.weight")  # (V, C)
+        self.lm_head = self.embed if c.tie_word_embeddings else w("lm_head.weight")  # (V, C)
+        self.norm = w("model.norm.weight")
+        self.layers = []
+        for i in range(c.num_hidden_layers):
+            p = f"model.layers.{i}."
+            self.layers.append({
+                "input_norm": w(p + "input_layernorm.weight"),
+                "post_norm": w(p + "post_attention_layernorm.weight"),
+                "qkv": torch.cat([w(p + f"self_attn.{n}_proj.weight") for n in "qkv"]),
+                "o": w(p + "self_attn.o_proj.weight"),
+                "gate_up": torch.cat([w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight")]),
+                "down": w(p + "mlp.down_proj.weight"),
+            })
+        # RoPE tables exactly as HF computes them (float32, then cast to the model dtype).
+        D = c.head_dim
+        inv_freq = 1.0 / (c.rope_theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+        pos = torch.arange(c.max_position_embeddings, dtype=torch.float32)
+        freqs = pos[:, None] * inv_freq[None, :]  # (P, D/2)
+        emb = torch.cat((freqs, freqs), dim=-1)  # (P, D)
+        self.cos = emb.cos().to(device=device, dtype=dtype)
+        self.sin = emb.sin().to(device=device, dtype=dtype)
+        self.scale = D ** -0.5
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: torch.device,
+                        dtype: torch.dtype) -> LlamaModel:
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise UserError(f"{path} has no config.json; pass a model directory")
+        config = LlamaConfig.from_json(path / "config.json")
+        files = sorted(path.glob("*.safetensors"))
+        if not files:
+            raise UserError(f"{path} has no *.safetensors weights; save the model with "
+                            "save_pretrained(safe_serialization=True)")
+        weights: dict[str, torch.Tensor] = {}
+        for file in files:
+            with safe_open(str(file), framework="pt") as handle:
+                for key in handle.keys():  # noqa: SIM118 (safe_open is not a dict)
+                    weights[key] = handle.get_tensor(key)
+        return cls(config, weights, device, dtype)
+
+    def kv_bytes_per_token(self) -> int:
+        c = self.config
+        return 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * self.dtype.itemsize
+
+    def allocate_kv_cache(self, num_blocks: int, block_size: int) -> tuple[torch.Tensor, ...]:
+        c = self.config
+        shape = (c.num_hidden_layers, num_blocks, block_size, c.num_key_value_heads, c.head_dim)
+        k = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        v = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        return k, v
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, meta: AttentionMetadata,
+                k_cache: torch.Tensor, v_cache: torch.Tensor,
+                logits_rows: torch.Tensor) -> torch.Tensor:
+        """input_ids, positions (N,) -> float32 logits (S, V) of the rows in `logits_rows`."""
+        c = self.config
+        H, n_kv, D = c.num_attention_heads, c.num_key_value_heads, c.head_dim
+        N = input_ids.shape[0]
+        cos = self.cos[positions].unsqueeze(1)  # (N, 1, D)
+        sin = self.sin[positions].unsqueeze(1)  # (N, 1, D)
+        x = F.embedding(input_ids, self.embed)  # (N, C)
+        for i, layer in enumerate(self.layers):
+            h = rms_norm(x, layer["input_norm"], c.rms_norm_eps)  # (N, C)
+            qkv = F.linear(h, layer["qkv"])  # (N, (H + 2 n_kv) D)
+            q, k, v = qkv.split([H * D, n_kv * D, n_kv * D], dim=-1)
+            q = q.view(N, H, D)
+            k = k.view(N, n_kv, D)
+            v = v.view(N, n_kv, D)
+            q = q * cos + rotate_half(q) * sin  # (N, H, D)
+            k = k * cos + rotate_half(k) * sin  # (N, n_kv, D)
+            attn = paged_attention(q, k, v.contiguous(), k_cache[i], v_cache[i], meta,
+                                   self.scale)  # (N, H*D)
+            x = x + F.linear(attn, layer["o"])
+            h = rms_norm(x, layer["post_norm"], c.rms_norm_eps)
+            gate, up = F.linear(h, layer["gate_up"]).chunk(2, dim=-1)  # (N, I) each
+            x = x + F.linear(F.silu(gate) * up, layer["down"])  # (N, C)
+        x = rms_norm(x[logits_rows], self.norm, c.rms_norm_eps)  # (S, C)
+        return F.linear(x, self.lm_head).float()  # (S, V)
