@@ -1,8 +1,10 @@
-"""Greedy evaluation on held-out prompts: the reward a run reports before and after training.
+"""Held-out evaluation: the reward a run reports before and after training.
 
-Greedy decoding makes the figure deterministic for given weights, so before/after differences are
-the training's, not the sampler's. Reward functions that fail here count as reward 0 with the
-failure named (evaluation must not kill a finished run). Used by the trainer, `demo` and `bench`.
+The held-out prompts are fixed; completions are sampled at the training temperature (or greedy with
+temperature 0) from a seeded generator inside `torch.random.fork_rng`, so the figure is repeatable
+for given weights and evaluation never shifts the training run's random stream. Reward functions
+that fail here count as reward 0 with the failure named (evaluation must not kill a finished run).
+Used by the trainer, `demo` and `bench`.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from .task import Problem
 
 def evaluate(model: Any, tokenizer: Any, problems: Sequence[Problem],
              reward_fns: Sequence[RewardFn], weights: Sequence[float], max_new_tokens: int,
-             max_prompt_tokens: int, device: torch.device) -> dict[str, Any]:
-    """Mean reward (the training reward's rule part), accuracy and format rate, greedy."""
+             max_prompt_tokens: int, device: torch.device, *, samples: int = 1,
+             temperature: float = 0.0, seed: int = 0) -> dict[str, Any]:
+    """Mean reward (the rule part of the training reward), accuracy and format rate."""
     generator = HFGenerator(model, tokenizer.eos_token_id, tokenizer.pad_token_id)
-    rollout = make_rollout(generator, tokenizer, [p.messages for p in problems],
-                           [p.answer for p in problems], group_size=1,
-                           max_prompt_tokens=max_prompt_tokens, max_new_tokens=max_new_tokens,
-                           temperature=0.0, top_p=1.0, device=device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed + 12345)
+        rollout = make_rollout(generator, tokenizer, [p.messages for p in problems],
+                               [p.answer for p in problems], group_size=samples,
+                               max_prompt_tokens=max_prompt_tokens,
+                               max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                               device=device)
     answers = rollout.answers
     out: dict[str, Any] = {
         "accuracy": sum(correct_reward(rollout.completions, answers)) / len(answers),

@@ -54,7 +54,8 @@ class Trainer:
             self.ref = copy.deepcopy(self.policy).eval()  # frozen copy of the initial policy
             self.ref.requires_grad_(False)
         self.value_head = None
-        params = list(self.policy.parameters())
+        freeze_below(self.policy, config.trainable_layers)
+        params = [p for p in self.policy.parameters() if p.requires_grad]
         if config.algo == "ppo":
             self.value_head = ValueHead(self.policy.config.hidden_size).to(self.device)
             params += list(self.value_head.parameters())
@@ -91,9 +92,11 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         if not self.config.eval_prompts:
             return {}
-        return evaluate(self.policy, self.tokenizer, self.task.eval_set(self.config.eval_prompts),
-                        self.reward_fns, self.config.reward_weights, self.config.max_new_tokens,
-                        self.config.max_prompt_tokens, self.device)
+        config = self.config
+        return evaluate(self.policy, self.tokenizer, self.task.eval_set(config.eval_prompts),
+                        self.reward_fns, config.reward_weights, config.max_new_tokens,
+                        config.max_prompt_tokens, self.device, samples=config.eval_samples,
+                        temperature=config.eval_temperature, seed=config.seed)
 
     # ---- one step --------------------------------------------------------------------------
     def train_step(self) -> dict[str, Any]:
@@ -212,6 +215,22 @@ class Trainer:
                 "reward_last_step": done[-1]["reward_mean"] if done else None,
                 "median_step_seconds": sorted(r["step_seconds"] for r in done)[len(done) // 2]
                 if done else None}
+
+
+def freeze_below(model: Any, trainable_layers: int) -> None:
+    """Train only the top `trainable_layers` decoder layers and the final norm (0: everything).
+
+    Autograd then records nothing below the first trainable layer, so backward is that much
+    shorter; the tied embedding / LM head stays frozen."""
+    if trainable_layers <= 0:
+        return
+    layers = model.base_model.layers
+    if trainable_layers > len(layers):
+        raise UserError(f"--trainable-layers {trainable_layers} but the model has {len(layers)} "
+                        "layers; pass at most that (or 0 for all)")
+    model.requires_grad_(False)
+    for module in [*layers[-trainable_layers:], model.base_model.norm]:
+        module.requires_grad_(True)
 
 
 def train(config: TrainConfig, **kwargs: Any) -> dict[str, Any]:
