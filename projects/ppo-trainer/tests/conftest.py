@@ -7,11 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from llm_shared import load_causal_lm
 
-# NOTE: one thread: on the shared 2-core machine two threads were up to 10x slower when the other
-# core was busy (OpenMP threads wait on each other); the trainer defaults to one thread for this too.
+# NOTE: one thread: on the shared 2-core machine two threads were up to 10x slower when the
+# other core was busy (OpenMP threads wait on each other); the trainer defaults to one thread.
 torch.set_num_threads(1)
 
 

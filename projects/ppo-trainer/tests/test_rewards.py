@@ -2,8 +2,8 @@
 a raising / NaN / wrong-length reward function into a RewardError (a skipped step)."""
 
 import pytest
-
 from llm_shared import UserError
+
 from ppo_trainer.rewards import (
     RewardError,
     correct_reward,

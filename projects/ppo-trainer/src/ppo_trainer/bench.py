@@ -5,7 +5,8 @@ is the concatenation of our per-step batches, unshuffled), sample `group_size` c
 prompt with the same temperature and length limit, use the same rewards, learning rate, clip, KL
 weight and loss aggregation (TRL loss_type='grpo'). Steps alternate: a TRL callback runs one of our
 steps right after each TRL step, so machine noise hits both. Reported: median seconds per step,
-the ratio, the mean rollout reward over the run, and greedy held-out reward after the last step.
+the ratio, the mean rollout reward over the run, and the held-out reward after the last step (seeded
+samples at temperature 1, the same evaluation for both).
 Leaves out vLLM generation (CPU). Needs `trl` and `datasets` (the project's dev group).
 Run: `ppo-trainer bench` or `uv run --package ppo-trainer python bench/bench_grpo_vs_trl.py`.
 """
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm, markdown_table, param, peak_rss_mb
 
 from .config import TrainConfig
@@ -41,7 +41,8 @@ class BenchConfig:
     max_new_tokens: int = param(10, help="completion length limit")
     lr: float = param(2e-5, help="learning rate of both")
     kl_coef: float = param(0.0, help="beta of both (TRL's default 0.0 skips the reference model)")
-    eval_prompts: int = param(16, help="held-out prompts scored greedily after training")
+    eval_prompts: int = param(16, help="held-out prompts scored after training")
+    eval_samples: int = param(2, help="seeded samples per held-out prompt (temperature 1)")
     seed: int = param(0, help="seed of prompts and sampling")
     threads: int = param(1, help="CPU threads for torch (0: torch's default)")
 
@@ -89,7 +90,8 @@ def run_bench(config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
         loss_type="grpo", scale_rewards="group", epsilon=0.2, max_grad_norm=1.0,
         weight_decay=0.0, lr_scheduler_type="constant", warmup_steps=0, max_steps=config.steps,
         shuffle_dataset=False, logging_steps=1, report_to="none", save_strategy="no",
-        use_cpu=True, bf16=False, seed=config.seed, disable_tqdm=True,
+        use_cpu=True, bf16=False, gradient_checkpointing=False, seed=config.seed,
+        disable_tqdm=True,
         reward_weights=[1.0, 0.5], dataloader_num_workers=0)
     times = {"ours": [], "trl": []}
     ours_rewards: list[float] = []
@@ -116,7 +118,8 @@ def run_bench(config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
     problems = task.eval_set(config.eval_prompts)
     for name, model in (("ours", ours.policy), ("trl", trainer.model)):
         evals[name] = evaluate(model, tokenizer, problems, [correct_reward, format_reward],
-                               [1.0, 0.5], config.max_new_tokens, 256, torch.device("cpu"))
+                               [1.0, 0.5], config.max_new_tokens, 256, torch.device("cpu"),
+                               samples=config.eval_samples, temperature=1.0, seed=config.seed)
     del trainer
     gc.collect()
     median = {k: statistics.median(v[1:] if len(v) > 2 else v) for k, v in times.items()}

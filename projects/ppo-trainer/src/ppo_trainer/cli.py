@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result = run_demo(build_config(DemoConfig, args))
         print(f"GRPO, {result['steps']} steps on 'What is a + b?' (answer in <answer> tags)")
-        print(f"held-out greedy reward: {result['reward_before']} -> {result['reward_after']} "
+        print(f"held-out reward (8 prompts x 2 seeded samples): {result['reward_before']} -> "
+              f"{result['reward_after']} "
               f"(accuracy {result['accuracy_before']} -> {result['accuracy_after']}, format "
               f"{result['format_rate_before']} -> {result['format_rate_after']})")
         print(f"sample before: {result['sample_before']!r}")

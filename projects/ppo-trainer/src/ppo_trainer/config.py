@@ -22,14 +22,16 @@ class TrainConfig:
                                 "curves.png (required for train)")
     model: str = param(EMBEDDED_LLM, help="policy: embedded name, local directory or HF id")
     steps: int = param(20, help="optimisation steps (one rollout batch each)")
-    prompts_per_step: int = param(4, help="distinct prompts per step")
+    # NOTE: the defaults below (2 prompts x 4 samples, 10 tokens, top 6 layers, lr 1.5e-4) are the
+    # demo's: on 2 shared CPU cores they raised the held-out reward within 4-5 steps (README).
+    prompts_per_step: int = param(2, help="distinct prompts per step")
     group_size: int = param(4, help="completions per prompt; >= 2 for grpo/rloo, usually 1 for ppo")
-    max_new_tokens: int = param(12, help="response length limit in tokens")
+    max_new_tokens: int = param(10, help="response length limit in tokens")
     max_prompt_tokens: int = param(256, help="longer prompts are an error, not silently cut")
     temperature: float = param(1.0, help="sampling temperature of the rollouts")
     top_p: float = param(1.0, help="nucleus sampling cut of the rollouts")
-    lr: float = param(2e-5, help="AdamW learning rate (full fine-tuning)")
-    trainable_layers: int = param(0, help="train only the top N decoder layers + final norm "
+    lr: float = param(1.5e-4, help="AdamW learning rate (use ~2e-5 for full fine-tuning)")
+    trainable_layers: int = param(6, help="train only the top N decoder layers + final norm "
                                   "(0: full fine-tuning); cuts backward time on a CPU")
     max_grad_norm: float = param(1.0, help="gradient clipping norm")
     ppo_epochs: int = param(1, help="passes over each rollout batch (TRL's num_iterations)")
@@ -61,7 +63,7 @@ class TrainConfig:
                                       "to the rule rewards (use --rewards none for RM only)")
     max_skipped: int = param(5, help="stop with an error after this many consecutive steps "
                              "skipped for a failing reward function")
-    eval_prompts: int = param(16, help="held-out prompts scored at start and end (0: off)")
+    eval_prompts: int = param(8, help="held-out prompts scored at start and end (0: off)")
     eval_samples: int = param(2, help="completions per held-out prompt (seeded sampling)")
     eval_temperature: float = param(1.0, help="sampling temperature of the held-out evaluation "
                                     "(0: greedy)")
@@ -138,7 +140,7 @@ class RewardModelConfig:
 @dataclass
 class DemoConfig:
     model: str = param(EMBEDDED_LLM, help="model name, local directory or Hugging Face id")
-    steps: int = param(6, help="GRPO steps")
+    steps: int = param(4, help="GRPO steps")
     output: Path | None = param(None, help="keep the run directory here (default: a temp dir)")
     threads: int = param(1, help="CPU threads for torch (0: torch's default)")
     device: str = param("auto", help="auto, cpu, cuda or mps")

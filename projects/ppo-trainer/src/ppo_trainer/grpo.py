@@ -83,5 +83,6 @@ def grpo_update(config: TrainConfig, policy: Any, ref: Any | None, optimizer: to
             stats["grad_norm"].append(float(norm))
     out = {k: sum(v) / len(v) for k, v in stats.items() if v}
     out["advantage_abs_mean"] = advantages.abs().mean().item()
-    out["frac_zero_std_groups"] = (rewards.view(-1, config.group_size).std(1) == 0).float().mean().item()
+    zero_std = rewards.view(-1, config.group_size).std(1) == 0  # (B/G,) groups without signal
+    out["frac_zero_std_groups"] = zero_std.float().mean().item()
     return out

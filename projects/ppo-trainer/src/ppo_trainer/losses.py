@@ -5,8 +5,8 @@ Nothing here touches a model: the trainers (ppo.py, grpo.py) call these on log-p
 values they computed. Leaves out token-level reward shaping beyond the KL penalty (no length or
 missing-EOS penalty) and sequence-level importance sampling (GSPO).
 
-Exercised by `uv run --package ppo-trainer pytest tests/test_losses.py`, which pins each function to a
-hand-worked value and, where TRL exposes the same function, to TRL's result.
+Exercised by `uv run --package ppo-trainer pytest tests/test_losses.py`, which pins each function
+to a hand-worked value and, where TRL exposes the same function, to TRL's result.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def aggregate_loss(per_token: torch.Tensor, mask: torch.Tensor, aggregate: str) 
 
 def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
                        mask: torch.Tensor, clip: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
-    """0.5 * mean max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2) and the clipped fraction."""
+    """0.5 * mean max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2), and the clip fraction."""
     clipped_values = old_values + torch.clamp(values - old_values, -clip, clip)  # (B, T)
     loss_unclipped = (values - returns) ** 2  # (B, T)
     loss_clipped = (clipped_values - returns) ** 2  # (B, T)
@@ -164,16 +164,16 @@ def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: 
 def grpo_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group",
                     eps: float = 1e-4) -> torch.Tensor:
     """(r - mean of its group) / (std of its group + eps); groups are consecutive runs of
-    `group_size`. scale 'none' skips the division (Dr. GRPO), 'batch' uses the batch std.
-    [1, 0, 0, 0] with group 4 -> [1.5, -0.5, -0.5, -0.5] / (0.5 + 1e-4)."""
+    `group_size`. scale 'none' skips the division (Dr. GRPO); 'batch' uses the batch std.
+    [1, 0, 0, 0] with group 4 -> [0.75, -0.25, -0.25, -0.25] / (0.5 + 1e-4)."""
     if group_size < 2:
-        raise ValueError(f"group size must be >= 2 for group-relative advantages (got {group_size})")
+        raise ValueError(f"group size must be >= 2 for group advantages (got {group_size})")
     grouped = rewards.view(-1, group_size)  # (B/G, G)
     centered = (grouped - grouped.mean(1, keepdim=True)).view(-1)  # (B,)
     if scale == "none":
         return centered
     if scale == "group":
-        std = grouped.std(1, keepdim=True).expand_as(grouped).reshape(-1)  # (B,) unbiased, as TRL
+        std = grouped.std(1, keepdim=True).expand_as(grouped).reshape(-1)  # (B,) Bessel, as TRL
     elif scale == "batch":
         std = rewards.std().expand_as(rewards)  # (B,)
     else:

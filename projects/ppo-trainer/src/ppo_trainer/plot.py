@@ -36,7 +36,8 @@ def plot_run(directory: Path, output: Path | None = None) -> Path:
     rows = read_metrics(directory)
     panels = [(key, title) for key, title in PANELS if any(key in r for r in rows)]
     cols = 3
-    fig, axes = plt.subplots((len(panels) + cols - 1) // cols, cols, figsize=(4 * cols, 3.2 * ((len(panels) + cols - 1) // cols)), squeeze=False)
+    rows_n = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4 * cols, 3.2 * rows_n), squeeze=False)
     for ax, (key, title) in zip(axes.flat, panels, strict=False):
         steps = [r["step"] for r in rows if key in r]
         values = [r[key] for r in rows if key in r]

@@ -1,13 +1,13 @@
 """The policy forward pass: per-token log-probs, entropies and (for PPO) values of a response.
 
-A rollout is a left-padded prompt (B, P) followed by a right-padded response (B, T). The hidden state
-at position P-1+t predicts response token t, so one forward over the concatenation gives
-log pi(y_t | x, y_<t) for every t; the LM head runs only on those T positions (the vocabulary
-projection is the most expensive part for a 135M model with 49k tokens).
+A rollout is a left-padded prompt (B, P) followed by a right-padded response (B, T). The hidden
+state at position P-1+t predicts response token t, so one forward over the concatenation gives
+log pi(y_t | x, y_<t) for every t; the LM head runs only on those T positions (projecting every
+prompt position onto the 49k-token vocabulary would be wasted work).
 
 `ValueHead` is PPO's critic: a linear layer on the same hidden states (a shared backbone, as TRL's
 AutoModelForCausalLMWithValueHead). Leaves out a separate critic network. Exercised by
-tests/test_policy.py (log-probs equal transformers' own logits at the same positions).
+tests/test_rollout.py (log-probs equal transformers' own logits at the same positions).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def response_forward(model: nn.Module, prompt_ids: torch.Tensor, prompt_mask: to
                      temperature: float = 1.0) -> Forward:
     """One forward of a causal LM over prompt + response; log-probs of the response tokens.
 
-    `temperature` divides the logits, so the log-probs are those of the distribution sampled from."""
+    `temperature` divides the logits: the log-probs of the distribution that was sampled."""
     input_ids = torch.cat([prompt_ids, response_ids], dim=1)  # (B, P+T)
     attention_mask = torch.cat([prompt_mask, response_mask], dim=1)  # (B, P+T)
     P, T = prompt_ids.size(1), response_ids.size(1)
@@ -63,5 +63,5 @@ def response_forward(model: nn.Module, prompt_ids: torch.Tensor, prompt_mask: to
     logits = model.get_output_embeddings()(hidden).float() / temperature  # (B, T, V)
     logp = selective_log_softmax(logits, response_ids)  # (B, T)
     entropy = entropy_from_logits(logits) if with_entropy else None  # (B, T)
-    values = value_head(hidden).float() if value_head is not None else None  # (B, T)
+    values = value_head(hidden.float()) if value_head is not None else None  # (B, T) fp32 head
     return Forward(logp, entropy, values)

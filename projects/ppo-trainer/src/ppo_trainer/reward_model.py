@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
 from llm_shared import UserError, atomic_dir, load_tokenizer, model_path, pick_device, write_json
+from torch import nn
 
 from .task import ArithmeticTask
 

@@ -1,4 +1,4 @@
-"""Rule-based verifiable rewards and the guard that keeps a broken reward function from killing a run.
+"""Rule-based verifiable rewards, and the guard that stops a broken reward killing a run.
 
 A reward function takes the decoded completions and the reference answers and returns one float
 per completion: `fn(completions: list[str], answers: list) -> list[float]`. Built-ins:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
-
 from llm_shared import UserError
 
 
@@ -40,7 +39,8 @@ class HFGenerator:
         out = self.model.generate(
             input_ids=prompt_ids, attention_mask=prompt_mask, max_new_tokens=max_new_tokens,
             do_sample=sample, temperature=temperature if sample else None,
-            top_p=top_p if sample else None, top_k=0 if sample else None, use_cache=True, eos_token_id=self.eos_token_id,
+            top_p=top_p if sample else None, top_k=0 if sample else None, use_cache=True,
+            eos_token_id=self.eos_token_id,
             pad_token_id=self.pad_token_id)  # (B, P+T)
         return out[:, prompt_ids.size(1):]  # (B, T)
 

@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import torch
-
 from llm_shared import UserError, seed_everything, track, write_json
 
 from .config import RewardModelConfig

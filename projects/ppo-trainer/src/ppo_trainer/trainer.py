@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from llm_shared import UserError, atomic_dir, atomic_write, load_causal_lm, seed_everything
 
 from .config import TrainConfig
@@ -121,8 +120,9 @@ class Trainer:
             self.consecutive_skipped += 1
             self.log(f"step {self.step}: skipped ({exc})")
             if self.consecutive_skipped >= config.max_skipped:
-                raise UserError(f"{self.consecutive_skipped} steps in a row skipped because a reward "
-                                f"function failed (last: {exc}); fix the reward function") from exc
+                raise UserError(f"{self.consecutive_skipped} steps in a row skipped because a "
+                                f"reward function failed (last: {exc}); fix the reward "
+                                "function") from exc
             record.update(skipped=True, error=str(exc), skipped_total=self.skipped)
             return record
         self.consecutive_skipped = 0
