@@ -41,6 +41,12 @@ def test_prompt_longer_than_context_limit_is_an_error(capsys, tmp_path):
     assert "max-prompt-tokens" in capsys.readouterr().err
 
 
+def test_prompt_plus_response_beyond_model_context_is_an_error(capsys, tmp_path):
+    assert main(["train", "--model", "tiny-llama", "--output", str(tmp_path),
+                 "--max-prompt-tokens", "2000", "--max-new-tokens", "100"]) == 2
+    assert "context of 2048" in capsys.readouterr().err
+
+
 def test_train_then_plot_writes_metrics_and_png(capsys, tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--model", "tiny-llama", "--algo", "rloo", "--output", str(out),

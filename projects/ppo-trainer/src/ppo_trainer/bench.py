@@ -13,6 +13,7 @@ Run: `ppo-trainer bench` or `uv run --package ppo-trainer python bench/bench_grp
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import sys
@@ -112,7 +113,8 @@ def run_bench(config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
                                                          _trl_reward(format_reward)],
                           args=args, train_dataset=Dataset.from_list(rows),
                           processing_class=tokenizer, callbacks=[Alternate()])
-    trainer.train()
+    with contextlib.redirect_stdout(sys.stderr):  # TRL prints its log dicts; stdout stays ours
+        trainer.train()
     trl_rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
     evals = {}
     problems = task.eval_set(config.eval_prompts)
@@ -125,11 +127,10 @@ def run_bench(config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
     median = {k: statistics.median(v[1:] if len(v) > 2 else v) for k, v in times.items()}
     table = markdown_table([
         {"trainer": name, "median_step_s": median[name],
-         "rollout_reward_mean": statistics.mean(r), "rollout_reward_last": r[-1],
+         "rollout_reward_mean": statistics.mean(rewards), "rollout_reward_last": rewards[-1],
          "heldout_reward_after": evals[name]["reward"],
          "heldout_accuracy_after": evals[name]["accuracy"]}
-        for name, r in (("ours", ours_rewards), ("trl GRPOTrainer", trl_rewards))
-        for name in [name.split()[0]]])
+        for name, rewards in (("ours", ours_rewards), ("trl", trl_rewards))])
     return {
         "table": table, "steps": config.steps,
         "batch": f"{config.prompts_per_step}x{config.group_size}x{config.max_new_tokens}",

@@ -46,6 +46,13 @@ def plot_run(directory: Path, output: Path | None = None) -> Path:
             std = [r.get("reward_std", 0.0) for r in rows]
             ax.fill_between(steps, [v - s for v, s in zip(values, std, strict=True)],
                             [v + s for v, s in zip(values, std, strict=True)], alpha=0.2)
+            parts = sorted({k for r in rows for k in r if k.startswith("reward/")})
+            for part in parts:  # each reward function's mean, unweighted
+                ax.plot([r["step"] for r in rows if part in r],
+                        [r[part] for r in rows if part in r], linewidth=1, alpha=0.8,
+                        label=part.removeprefix("reward/").removesuffix("_reward"))
+            if parts:
+                ax.legend(fontsize=7)
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

@@ -48,6 +48,11 @@ class Trainer:
         self.reward_fns = [resolve_reward(name) for name in config.rewards]
         self.policy, self.tokenizer = load_causal_lm(config.model, device=config.device)
         self.device = self.policy.device
+        context = getattr(self.policy.config, "max_position_embeddings", None)
+        if context is not None and config.max_prompt_tokens + config.max_new_tokens > context:
+            raise UserError(f"--max-prompt-tokens {config.max_prompt_tokens} + --max-new-tokens "
+                            f"{config.max_new_tokens} exceed the model's context of {context} "
+                            "tokens; lower one of them")
         self.ref = None
         if config.kl_coef > 0:
             self.ref = copy.deepcopy(self.policy).eval()  # frozen copy of the initial policy
