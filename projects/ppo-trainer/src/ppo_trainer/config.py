@@ -32,7 +32,7 @@ class TrainConfig:
     top_p: float = param(1.0, help="nucleus sampling cut of the rollouts")
     lr: float = param(1.5e-4, help="AdamW learning rate (use ~2e-5 for full fine-tuning)")
     trainable_layers: int = param(6, help="train only the top N decoder layers + final norm "
-                                  "(0: full fine-tuning); cuts backward time on a CPU")
+                                  "(0 or >= depth: full fine-tuning); cuts backward time on a CPU")
     max_grad_norm: float = param(1.0, help="gradient clipping norm")
     ppo_epochs: int = param(1, help="passes over each rollout batch (TRL's num_iterations)")
     num_minibatches: int = param(1, help="minibatches per epoch (one optimizer step each)")

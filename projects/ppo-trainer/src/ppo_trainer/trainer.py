@@ -223,16 +223,14 @@ class Trainer:
 
 
 def freeze_below(model: Any, trainable_layers: int) -> None:
-    """Train only the top `trainable_layers` decoder layers and the final norm (0: everything).
+    """Train only the top `trainable_layers` decoder layers and the final norm (0, or at least the
+    model's depth: everything).
 
     Autograd then records nothing below the first trainable layer, so backward is that much
     shorter; the tied embedding / LM head stays frozen."""
-    if trainable_layers <= 0:
-        return
     layers = model.base_model.layers
-    if trainable_layers > len(layers):
-        raise UserError(f"--trainable-layers {trainable_layers} but the model has {len(layers)} "
-                        "layers; pass at most that (or 0 for all)")
+    if trainable_layers <= 0 or trainable_layers >= len(layers):
+        return
     model.requires_grad_(False)
     for module in [*layers[-trainable_layers:], model.base_model.norm]:
         module.requires_grad_(True)
