@@ -76,3 +76,27 @@ def test_logps_match_hf_forward_tiny(tiny_model):
 
 def test_logps_match_hf_forward_real_smollm2(real_model):
     _check_logps_match_hf(*real_model)
+
+
+def test_a_swapped_in_generator_drives_the_trainer(tmp_path):
+    """The Generator seam: any object with .generate(prompt_ids, prompt_mask, ...) -> ids works;
+    here a scripted 'engine' answers correctly, so the rule reward is 1.5 for every row."""
+    from ppo_trainer.config import TrainConfig
+    from ppo_trainer.trainer import Trainer
+
+    trainer = Trainer(TrainConfig(model="tiny-llama", output=tmp_path, steps=1, eval_prompts=0,
+                                  max_new_tokens=12, device="cpu"), log=lambda m: None)
+    tok = trainer.tokenizer
+
+    class Scripted:
+        def generate(self, prompt_ids, prompt_mask, *, max_new_tokens, temperature, top_p):
+            step = trainer.step
+            answers = [p.answer for p in trainer.task.batch(step, 2) for _ in range(4)]
+            rows = [tok(f"<answer>{a}</answer>", add_special_tokens=False)["input_ids"]
+                    + [tok.eos_token_id] for a in answers]
+            width = max(len(r) for r in rows)
+            return torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
+
+    trainer.generator = Scripted()
+    record = trainer.train_step()
+    assert record["reward_mean"] == 1.5 and record["reward/correct_reward"] == 1.0
