@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .evaluate import evaluate
 from .rewards import correct_reward, format_reward
 from .task import ArithmeticTask
-from .trainer import Trainer
+from .trainer import Trainer, freeze_below
 
 
 @dataclass
@@ -41,6 +41,8 @@ class BenchConfig:
     group_size: int = param(4, help="completions per prompt (TRL num_generations)")
     max_new_tokens: int = param(10, help="completion length limit")
     lr: float = param(2e-5, help="learning rate of both")
+    trainable_layers: int = param(0, help="top decoder layers trained by both (0: full "
+                                  "fine-tuning, TRL's usual setting)")
     kl_coef: float = param(0.0, help="beta of both (TRL's default 0.0 skips the reference model)")
     eval_prompts: int = param(16, help="held-out prompts scored after training")
     eval_samples: int = param(2, help="seeded samples per held-out prompt (temperature 1)")
@@ -78,11 +80,13 @@ def run_bench(config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
         prompts_per_step=config.prompts_per_step, group_size=config.group_size,
         max_new_tokens=config.max_new_tokens, lr=config.lr, kl_coef=config.kl_coef,
         loss_aggregation="sequence", scale_rewards="group", eval_prompts=0, checkpoint=False,
-        seed=config.seed, threads=config.threads), log=say)
+        seed=config.seed, threads=config.threads, trainable_layers=config.trainable_layers),
+        log=say)
     task = ArithmeticTask(seed=config.seed)
     rows = [{"prompt": list(p.messages), "answer": p.answer}
             for step in range(config.steps) for p in task.batch(step, config.prompts_per_step)]
     trl_model, tokenizer = load_causal_lm(config.model, device="cpu")
+    freeze_below(trl_model, config.trainable_layers)  # TRL's optimizer skips frozen parameters
     args = GRPOConfig(
         output_dir=str(tmp / "trl"), per_device_train_batch_size=config.prompts_per_step
         * config.group_size, num_generations=config.group_size,
