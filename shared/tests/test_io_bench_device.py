@@ -27,6 +27,16 @@ def test_atomic_write_keeps_old_file_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_atomic_write_gives_the_usual_mode(tmp_path):
+    import os
+
+    with atomic_write(tmp_path / "a.txt") as handle:
+        handle.write("x")
+    with open(tmp_path / "b.txt", "w") as handle:
+        handle.write("x")
+    assert os.stat(tmp_path / "a.txt").st_mode == os.stat(tmp_path / "b.txt").st_mode
+
+
 def test_atomic_dir_replaces_whole(tmp_path):
     target = tmp_path / "run"
     with atomic_dir(target) as tmp:

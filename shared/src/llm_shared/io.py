@@ -34,6 +34,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file owner-only (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
