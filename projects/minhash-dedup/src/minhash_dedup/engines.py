@@ -6,9 +6,9 @@ functions are the same objects everywhere (`index_batch` with its params, `Filte
 is why the engines give identical outputs; the order-dependent bookkeeping (first occurrence
 wins, union-find) stays on the driver.
 
-Ray: each window becomes a `ray.data.Dataset` with one row (and one block) per batch, mapped by
-an actor pool of `_Apply` (so a model scorer loads once per actor, not per batch), then collected
-and sorted by batch number. `ray.init` joins `--ray-address` or an already initialised cluster,
+Ray: each window becomes a `ray.data.Dataset` with one row (and one block) per batch, mapped as
+tasks (or, for a stage holding a model, by an actor pool of `_Apply`, so the model loads once per
+actor), then collected and sorted by batch number. `ray.init` joins `--ray-address` or an already initialised cluster,
 or starts a local one. Leaves out Ray's own file readers: the driver streams the inputs so that
 malformed-line accounting is the same on both engines. Exercised by `minhash-dedup run corpus
 --output out --engine ray`.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -47,6 +48,12 @@ class LocalEngine:
                 yield from pool.map(fn, window)
 
 
+def _apply_row(row: dict[str, Any], fn_bytes: bytes) -> dict[str, Any]:
+    """Ray Data task: one batch per row, run by Ray's pooled workers (imports paid once each)."""
+    fn = pickle.loads(fn_bytes)
+    return {"batch": row["batch"], "result": pickle.dumps(fn(list(row["texts"])))}
+
+
 class _Apply:
     """Ray Data actor: unpickles the function once, then maps one batch per row."""
 
@@ -61,6 +68,10 @@ class RayEngine:
     name = "ray"
 
     def __init__(self, address: str = "", workers: int = 1) -> None:
+        # Under `uv run`, Ray would rebuild this workspace member for every worker from a copy of
+        # the working directory, which fails (the copy is outside the uv workspace). The local
+        # cluster's workers already run this interpreter, so keep them on it.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is a declared dependency
@@ -81,11 +92,17 @@ class RayEngine:
 
     def map(self, fn: Callable[[list[str]], Any], batches: Iterable[list[str]]) -> Iterator[Any]:
         fn_bytes = pickle.dumps(fn)
+        # A function with a model inside (a model toxicity scorer) runs in an actor pool so the
+        # model loads once per actor; pure functions run as tasks on Ray's pooled workers.
+        stateful = getattr(fn, "stateful", False)
         for window in windows(batches, 4 * self.actors):
             rows = [{"batch": k, "texts": texts} for k, texts in enumerate(window)]
             ds = self.ray.data.from_items(rows, override_num_blocks=len(rows))
-            ds = ds.map(_Apply, fn_constructor_args=(fn_bytes,), concurrency=self.actors,
-                        num_cpus=1)
+            if stateful:
+                ds = ds.map(_Apply, fn_constructor_args=(fn_bytes,), concurrency=self.actors,
+                            num_cpus=1)
+            else:
+                ds = ds.map(_apply_row, fn_kwargs={"fn_bytes": fn_bytes}, num_cpus=1)
             done = sorted(ds.take_all(), key=lambda r: r["batch"])
             yield from (pickle.loads(r["result"]) for r in done)
 

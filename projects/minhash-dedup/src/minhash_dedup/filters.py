@@ -39,6 +39,11 @@ class FilterStage:
         self._scorer: Any = None
 
     @property
+    def stateful(self) -> bool:
+        """True when the stage holds a model worth keeping alive between batches."""
+        return self.config.on("toxicity") and self.config.toxicity_scorer != "wordlist"
+
+    @property
     def scorer(self) -> Any:
         if self._scorer is None:
             self._scorer = make_scorer(self.config)

@@ -3,9 +3,11 @@
 Shingles -> 32-bit hashes -> one (num_docs, num_perm) uint32 matrix, with no Python loop per
 shingle or per permutation:
 
-1. A word shingle's hash mixes the 64-bit hashes of its words (each word hashed once with
-   blake2b and cached) with a polynomial rolling combination over numpy slices; a char shingle
-   does the same over the UTF-32 code points. `shingle_hashes("a b c", "word", 2)` -> 2 values.
+1. Words are runs of non-whitespace bytes (after normalisation: lower-case, no punctuation);
+   every word of a batch is hashed at once from one polynomial prefix sum over the batch's
+   UTF-8 bytes (`word_units`); a shingle's hash mixes its n word hashes with a rolling
+   combination over numpy slices of the whole batch; char shingles do the same over UTF-32 code
+   points. `shingle_hashes("a b c", "word", 2)` -> 2 values.
 2. The permutations are datasketch's "affine32" scheme, bit for bit: the MurmurHash3 finalizer
    `fmix32(h)`, then `a_k * h + b_k mod 2^32` with `a_k` odd, `a, b` drawn from
    `np.random.RandomState(seed)` exactly as `datasketch.MinHash(num_perm, seed)` draws them.
@@ -20,34 +22,19 @@ Leaves out the legacy Mersenne-prime scheme and GPU kernels. Exercised by `minha
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import re
 from functools import lru_cache
 
 import numpy as np
 
-WORD_RE = re.compile(r"\w+")
 EMPTY_HASH = np.uint32(0xFFFFFFFF)  # signature value of a document without shingles
 _MIX64 = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier of the rolling combination
 # NOTE: chosen so one (num_perm, chunk) uint32 block stays ~32 MB at num_perm=128; larger blocks
 # were not faster here and cost memory.
 CHUNK_SHINGLES = 1 << 16
-_WORD_CACHE_LIMIT = 2_000_000  # words; cleared when full so a huge stream cannot grow it forever
-
-
-class _WordHashes(dict):
-    """word -> 64-bit blake2b hash, computed on first sight (dict.__missing__ runs only then)."""
-
-    def __missing__(self, word: str) -> int:
-        value = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        if len(self) >= _WORD_CACHE_LIMIT:
-            self.clear()
-        self[word] = value
-        return value
-
-
-_WORDS = _WordHashes()
+_BASE = np.uint64(0x100000001B3)  # odd, so invertible mod 2^64 (FNV's prime)
+_BASE_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
+_SPACE = np.zeros(256, bool)
+_SPACE[list(b" \t\n\r\x0b\x0c")] = True
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -77,22 +64,37 @@ def _roll(units: np.ndarray, n: int) -> np.ndarray:
     return (fmix64(acc) >> np.uint64(32)).astype(np.uint32)
 
 
+def word_units(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the words (runs of non-ASCII-whitespace bytes) of many texts at once:
+    (units (U,) uint64, words per text (D,) int64), with no Python loop per word.
+
+    A word's hash is its bytes' polynomial sum_k (byte_k + 1) * B^(k - start) mod 2^64, read off
+    one prefix sum over the whole batch (B is odd, hence invertible mod 2^64), then fmix64.
+    """
+    encoded = [t.encode("utf-8") for t in texts]
+    sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))  # (D,)
+    raw = np.frombuffer(b"\n".join(encoded), np.uint8)  # (N,) texts joined by a space byte
+    space = _SPACE[raw]  # (N,)
+    edge = np.diff(np.concatenate([[True], space, [True]]).astype(np.int8))  # (N + 1,)
+    starts = np.flatnonzero(edge == -1)  # (U,) first byte of each word
+    ends = np.flatnonzero(edge == 1)  # (U,) one past the last byte
+    powers = np.cumprod(np.full(len(raw), _BASE, np.uint64)) * _BASE_INV  # (N,) B^k, wraps
+    inverse = np.cumprod(np.full(len(raw), _BASE_INV, np.uint64)) * _BASE  # (N,) B^-k
+    prefix = np.concatenate([[np.uint64(0)],
+                             np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * powers)])
+    units = fmix64((prefix[ends] - prefix[starts]) * inverse[starts])  # (U,)
+    offsets = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # (D,) byte offset of each text
+    doc = np.searchsorted(offsets, starts, side="right") - 1  # (U,)
+    return units, np.bincount(doc, minlength=len(texts)).astype(np.int64)
+
+
 def shingle_hashes(text: str, unit: str = "word", n: int = 5) -> np.ndarray:
     """32-bit hashes of the word or character n-gram shingles of `text` (duplicates kept).
 
     >>> len(shingle_hashes("to be or not to be", "word", 2))   # to be, be or, or not, not to, to be
     5
     """
-    if unit == "word":
-        words = WORD_RE.findall(text)
-        if not words:
-            return np.empty(0, np.uint32)
-        units = np.fromiter(map(_WORDS.__getitem__, words), np.uint64, len(words))  # (L,)
-    else:
-        if not text:
-            return np.empty(0, np.uint32)
-        units = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.uint64)  # (L,)
-    return _roll(units, n)
+    return batch_shingle_hashes([text], unit, n)[0]
 
 
 def batch_shingle_hashes(texts: list[str], unit: str = "word",
@@ -104,10 +106,7 @@ def batch_shingle_hashes(texts: list[str], unit: str = "word",
     numpy call count does not grow with the number of documents.
     """
     if unit == "word":
-        pieces = [WORD_RE.findall(t) for t in texts]
-        lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))  # (D,)
-        units = np.fromiter(map(_WORDS.__getitem__, itertools.chain.from_iterable(pieces)),
-                            np.uint64, int(lengths.sum()))  # (U,)
+        units, lengths = word_units(texts)  # (U,), (D,)
     else:
         encoded = [t.encode("utf-32-le") for t in texts]
         lengths = np.fromiter((len(e) // 4 for e in encoded), np.int64, len(encoded))  # (D,)
