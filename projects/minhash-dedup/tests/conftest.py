@@ -1,4 +1,4 @@
-"""Tiny fixtures: a JSONL file with planted duplicates, malformed lines, PII and a toxic document."""
+"""Tiny fixtures: JSONL with planted duplicates, malformed lines, PII and a toxic document."""
 
 import json
 import os
@@ -10,7 +10,9 @@ import pytest
 # from a copy of the working directory, which fails outside the uv workspace.
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
-WORDS = ["data", "pipeline", "model", "token", "corpus", "filter", "quality", "signal", "train", "batch", "window", "shard", "vector", "index", "query", "cluster", "stream", "record", "field", "value"]
+WORDS = ["data", "pipeline", "model", "token", "corpus", "filter", "quality", "signal", "train",
+         "batch", "window", "shard", "vector", "index", "query", "cluster", "stream", "record",
+         "field", "value"]
 
 
 def prose(seed: int, sentences: int = 8) -> str:

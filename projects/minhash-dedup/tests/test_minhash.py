@@ -1,4 +1,4 @@
-"""MinHash and LSH against datasketch: bit-identical signatures, Jaccard within error, same b x r."""
+"""MinHash and LSH vs datasketch: bit-identical signatures, Jaccard within error, same b x r."""
 
 import math
 

@@ -41,7 +41,8 @@ def test_every_input_document_is_in_exactly_one_output(tmp_path, jsonl, records)
 
 
 def test_stages_are_optional(tmp_path, jsonl):
-    report = run_pipeline([str(jsonl)], tmp_path / "o", PipelineConfig(stages=["normalize", "exact"]))
+    config = PipelineConfig(stages=["normalize", "exact"])
+    report = run_pipeline([str(jsonl)], tmp_path / "o", config)
     assert report["counts"]["exact"] == 1 and report["counts"]["kept"] == 17
 
 

@@ -8,10 +8,10 @@ wins, union-find) stays on the driver.
 
 Ray: each window becomes a `ray.data.Dataset` with one row (and one block) per batch, mapped as
 tasks (or, for a stage holding a model, by an actor pool of `_Apply`, so the model loads once per
-actor), then collected and sorted by batch number. `ray.init` joins `--ray-address` or an already initialised cluster,
-or starts a local one. Leaves out Ray's own file readers: the driver streams the inputs so that
-malformed-line accounting is the same on both engines. Exercised by `minhash-dedup run corpus
---output out --engine ray`.
+actor), then collected and sorted by batch number. `ray.init` joins `--ray-address` or an
+already initialised cluster, or starts a local one. Leaves out Ray's own file readers: the
+driver streams the inputs so that malformed-line accounting is the same on both engines.
+Exercised by `minhash-dedup run corpus --output out --engine ray`.
 """
 
 from __future__ import annotations

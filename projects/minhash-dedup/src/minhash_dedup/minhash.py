@@ -33,8 +33,33 @@ _MIX64 = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier of the rolling
 CHUNK_SHINGLES = 1 << 16
 _BASE = np.uint64(0x100000001B3)  # odd, so invertible mod 2^64 (FNV's prime)
 _BASE_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
-_SPACE = np.zeros(256, bool)
-_SPACE[list(b" \t\n\r\x0b\x0c")] = True
+_TABLES: dict[str, np.ndarray] = {}  # per process: powers of B, their inverses, a scratch block
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B^k, B^-k) mod 2^64 for k < n, from a table grown by doubling and kept between calls."""
+    if len(_TABLES.get("pow", ())) < n:
+        size = max(n, 2 * len(_TABLES.get("pow", ())), 1 << 16)
+        _TABLES["pow"] = np.cumprod(np.full(size, _BASE, np.uint64)) * _BASE_INV  # (size,)
+        _TABLES["inv"] = np.cumprod(np.full(size, _BASE_INV, np.uint64)) * _BASE  # (size,)
+    return _TABLES["pow"][:n], _TABLES["inv"][:n]
+
+
+def _scratch64(n: int) -> np.ndarray:
+    """A reused (n,) uint64 vector for the byte prefix sums (same reason as `_scratch`)."""
+    vector = _TABLES.get("scratch64")
+    if vector is None or len(vector) < n:
+        vector = _TABLES["scratch64"] = np.empty(max(n, 1 << 20), np.uint64)
+    return vector[:n]
+
+
+def _scratch(rows: int, cols: int) -> np.ndarray:
+    """A reused (rows, cols) uint32 block: fresh 100 MB allocations cost more in page faults
+    than the multiply that fills them."""
+    block = _TABLES.get("scratch")
+    if block is None or block.shape[0] != rows or block.shape[1] < cols:
+        block = _TABLES["scratch"] = np.empty((rows, max(cols, 2 * CHUNK_SHINGLES)), np.uint32)
+    return block[:, :cols]
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -74,14 +99,16 @@ def word_units(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     encoded = [t.encode("utf-8") for t in texts]
     sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))  # (D,)
     raw = np.frombuffer(b"\n".join(encoded), np.uint8)  # (N,) texts joined by a space byte
-    space = _SPACE[raw]  # (N,)
+    space = (raw == 32) | ((raw >= 9) & (raw <= 13))  # (N,) ASCII whitespace
     edge = np.diff(np.concatenate([[True], space, [True]]).astype(np.int8))  # (N + 1,)
     starts = np.flatnonzero(edge == -1)  # (U,) first byte of each word
     ends = np.flatnonzero(edge == 1)  # (U,) one past the last byte
-    powers = np.cumprod(np.full(len(raw), _BASE, np.uint64)) * _BASE_INV  # (N,) B^k, wraps
-    inverse = np.cumprod(np.full(len(raw), _BASE_INV, np.uint64)) * _BASE  # (N,) B^-k
-    prefix = np.concatenate([[np.uint64(0)],
-                             np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * powers)])
+    powers, inverse = _powers(len(raw))  # (N,) B^k and B^-k, mod 2^64
+    prefix = _scratch64(len(raw) + 1)  # (N + 1,) prefix[k] = sum_{j<k} (byte_j + 1) * B^j
+    prefix[0] = 0
+    np.add(raw, 1, out=prefix[1:], casting="unsafe")
+    np.multiply(prefix[1:], powers, out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     units = fmix64((prefix[ends] - prefix[starts]) * inverse[starts])  # (U,)
     offsets = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # (D,) byte offset of each text
     doc = np.searchsorted(offsets, starts, side="right") - 1  # (U,)
@@ -183,7 +210,8 @@ def signatures_flat(values: np.ndarray, counts: np.ndarray, num_perm: int = 128,
         start = piece_starts[lo]
         stop = piece_starts[hi] if hi < len(piece_starts) else len(values)
         # Permutation-major (P, S_block): reduceat along the contiguous axis is ~100x faster.
-        phv = np.multiply(a[:, None], values[None, start:stop])  # (P, S_block), wraps mod 2^32
+        phv = _scratch(num_perm, stop - start)  # (P, S_block)
+        np.multiply(a[:, None], values[None, start:stop], out=phv)  # wraps mod 2^32
         phv += b[:, None]
         piece_mins[:, lo:hi] = np.minimum.reduceat(phv, piece_starts[lo:hi] - start, axis=1)
     first_piece = np.searchsorted(piece_starts, doc_starts)  # (D',)

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from llm_shared import markdown_table, write_json
 
 from .config import PipelineConfig
@@ -21,6 +22,7 @@ from .dedup import DedupResult, IndexParams
 from .filters import Outcome
 from .readers import Malformed
 
+COUNT_METRICS = ("n_words", "stop_words", "c4_sentences")
 STAGE_ORDER = ("malformed", "exact", "near", "quality", "toxicity")
 _NUMBER = re.compile(r"\s-?\d[\d.]*(?:e[-+]?\d+)?")
 
@@ -99,13 +101,15 @@ class ReportBuilder:
             rows = (len(names) + cols - 1) // cols
             fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
             for ax, name in zip(axes.flat, names, strict=False):
-                values = self.metrics[name]
-                if name == "n_words":
-                    values = [min(v, 5000) for v in values]  # a few huge files hide the rest
+                values = np.asarray(self.metrics[name])
+                lines = limits[name]
+                if name in COUNT_METRICS:  # counts span 0..1e5: a log axis shows their bulk
+                    values, lines = np.log10(1 + values), [np.log10(1 + x) for x in lines]
+                    name = f"log10(1 + {name})"
                 ax.hist(values, bins=40, color="#4c72b0")
-                for limit in limits[name]:
+                for limit in lines:
                     ax.axvline(limit, color="#c44e52", linestyle="--")
-                ax.set_title(f"{name} (n={len(self.metrics[name])})", fontsize=9)
+                ax.set_title(f"{name} (n={len(values)})", fontsize=9)
             for ax in list(axes.flat)[len(names):]:
                 ax.axis("off")
             fig.suptitle("Quality statistics (red: thresholds)")
