@@ -20,17 +20,23 @@ from minhash_dedup.benchmark import BenchConfig, synthetic_corpus
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--sizes", type=int, nargs=2, default=[50_000, 200_000])
 parser.add_argument("--stages", nargs="+", default=["normalize", "exact", "near"])
+parser.add_argument("--write", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
 args = parser.parse_args()
 
+if args.write:  # child process: the corpus texts never enter the measuring parent
+    texts, _ = synthetic_corpus(BenchConfig(docs=int(args.write[0]), seed=1))
+    with open(args.write[1], "w", encoding="utf-8") as handle:
+        for i, text in enumerate(texts):
+            handle.write(json.dumps({"id": f"d{i}", "text": text}) + "\n")
+    sys.exit(0)
+
+# NOTE: a child's ru_maxrss starts from its parent's RSS at fork, so the parent stays small: the
+# corpora are written by one child each and measured in another.
 rows = []
 with tempfile.TemporaryDirectory(prefix="minhash-mem-") as tmp:
     for n in args.sizes:
-        texts, _ = synthetic_corpus(BenchConfig(docs=n, seed=1))
         data = Path(tmp) / f"corpus-{n}.jsonl"
-        with open(data, "w", encoding="utf-8") as handle:
-            for i, text in enumerate(texts):
-                handle.write(json.dumps({"id": f"d{i}", "text": text}) + "\n")
-        del texts
+        subprocess.run([sys.executable, __file__, "--write", str(n), str(data)], check=True)
         out = Path(tmp) / f"out-{n}"
         subprocess.run([sys.executable, "-m", "minhash_dedup", "run", str(data), "--output",
                         str(out), "--no-plots", "--json", "--stages", *args.stages],

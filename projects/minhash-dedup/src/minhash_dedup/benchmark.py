@@ -132,7 +132,7 @@ def _pr(predicted: set[tuple[int, int]], truth: set[tuple[int, int]]) -> tuple[f
     return (hit / len(predicted) if predicted else 1.0), (hit / len(truth) if truth else 1.0)
 
 
-def run_bench(c: BenchConfig) -> dict[str, Any]:
+def run_bench(c: BenchConfig, timed: bool = True) -> dict[str, Any]:
     texts, family = synthetic_corpus(c)
     truth_all = true_pairs(texts, family)
     word_sets = [np.unique(shingle_hashes(t, "word", 5)) for t in texts]
@@ -158,6 +158,8 @@ def run_bench(c: BenchConfig) -> dict[str, Any]:
     def peer_run() -> None:
         datasketch_pairs(datasketch_minhashes(texts, c.num_perm), c.speed_threshold, c.num_perm)
 
+    if not timed:
+        return {"rows": rows, "summary": {}}
     started = time.perf_counter()
     timing = compare(ours_run, peer_run, repeats=c.repeats, names=("ours", "datasketch"))
     speed_row = next(r for r in rows if r["threshold"] == c.speed_threshold) \
