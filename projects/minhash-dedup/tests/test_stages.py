@@ -99,3 +99,14 @@ def test_judge_scores_are_probabilities_and_batch_invariant():
     single = [judge.score([t])[0] for t in texts]
     assert all(0.0 <= s <= 1.0 for s in batched)
     np.testing.assert_allclose(batched, single, atol=1e-4)  # left padding does not change scores
+
+
+@pytest.mark.slow
+def test_real_smollm2_judge_gives_probabilities():
+    """The embedded SmolLM2 as judge: valid, batch-invariant probabilities. (Its ranking of
+    abuse vs. docstrings is weak at 135M parameters; the README shows measured scores.)"""
+    judge = JudgeScorer(device="cpu", batch_size=2)
+    texts = ["You are a worthless idiot and I hate you.", "Return the number of items."]
+    batched = judge.score(texts)
+    assert all(0.0 < s < 1.0 for s in batched)
+    np.testing.assert_allclose(batched, [judge.score([t])[0] for t in texts], atol=1e-3)
