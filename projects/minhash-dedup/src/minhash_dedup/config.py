@@ -42,8 +42,8 @@ class PipelineConfig:
                        "shingle")
     seed: int = param(1, help="seed of the MinHash permutations (datasketch's default is 1)")
     verify: bool = param(False, help="check every LSH candidate pair by exact Jaccard of its "
-                         "shingle sets before merging (removes false positives; keeps the "
-                         "shingles of each batch in memory)")
+                         "shingle sets before merging (removes false positives; keeps every "
+                         "document's shingle set in memory, 4 bytes per shingle)")
     # --- quality filters (Gopher + C4 heuristics; datatrove's defaults) ---------------------
     min_words: int = param(50, help="Gopher: fewest words a document may have")
     max_words: int = param(100_000, help="Gopher: most words a document may have")
