@@ -170,7 +170,9 @@ def capture(config: CaptureConfig, model=None, tokenizer=None) -> dict:
         for doc in itertools.islice(documents(config), docs_done, None):
             if total >= config.max_tokens:
                 break
-            ids = tokenizer(doc.text, add_special_tokens=False)["input_ids"]
+            # Only the first windows are used: do not tokenize the rest of a 100 kB source file.
+            text = doc.text[:config.context * config.max_windows_per_doc * 16]
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             windows = doc_windows(ids, bos, config.context, config.max_windows_per_doc)
             windows = [w for w in windows if len(w) > 1]
             kept: list[list[int]] = []

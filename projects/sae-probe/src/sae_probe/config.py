@@ -161,10 +161,10 @@ class SteerConfig:
 class DemoConfig:
     model: str = param(EMBEDDED_LLM, help="model name, local directory or Hugging Face id")
     hook: str = param("resid_post.3", help="hook point captured")
-    tokens: int = param(24_000, help="token rows captured")
+    tokens: int = param(16_000, help="token rows captured")
     d_sae: int = param(2304, help="dictionary size (4x the width of SmolLM2)")
     k: int = param(24, help="active latents per token")
-    train_tokens: int = param(240_000, help="training tokens (epochs over the capture)")
+    train_tokens: int = param(160_000, help="training tokens (epochs over the capture)")
     out: Path = param(Path("runs/demo"), help="working folder (store, SAE)")
     device: str = param("auto", help="auto, cpu, cuda or mps")
 

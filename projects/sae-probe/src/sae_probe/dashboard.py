@@ -91,13 +91,19 @@ def token_purity(store: ActivationStore, rows: np.ndarray) -> float:
 
 
 def most_interpretable(store: ActivationStore, freq: np.ndarray, best_val: np.ndarray,
-                       best_row: np.ndarray) -> int:
+                       best_row: np.ndarray, tokenizer) -> int:
     """The live latent (firing on 0.1%..5% of tokens, all top slots filled) whose top contexts
-    share one activating token most often; ties go to the larger maximum activation."""
+    share one activating token most often, preferring visible tokens over whitespace; ties go
+    to the larger maximum activation."""
     full = (best_val > 0).all(1)
     candidates = [i for i in np.flatnonzero(full & (freq > 1e-3) & (freq < 0.05))] or \
         [int(np.argmax(freq))]
-    return int(max(candidates, key=lambda i: (token_purity(store, best_row[i]), best_val[i, 0])))
+    def text_token(i: int) -> bool:  # whitespace-only tokens make dull examples
+        top_token = np.bincount(store.tokens[best_row[i]]).argmax()
+        return bool(tokenizer.decode([int(top_token)]).strip())
+
+    return int(max(candidates, key=lambda i: (text_token(i), token_purity(store, best_row[i]),
+                                              best_val[i, 0])))
 
 
 def build_reports(sae: SparseAutoencoder, store: ActivationStore, tokenizer, model,
@@ -107,7 +113,7 @@ def build_reports(sae: SparseAutoencoder, store: ActivationStore, tokenizer, mod
     counts, best_val, best_row, acts = scan(sae, store, rows, top)
     freq = counts / len(rows)
     if pick_interpretable:
-        latents = [most_interpretable(store, freq, best_val, best_row)]
+        latents = [most_interpretable(store, freq, best_val, best_row, tokenizer)]
     if not latents:
         # Live, not dense latents spread evenly over the frequency range: a fair sample.
         live = [int(i) for i in np.argsort(-freq) if 0 < freq[i] < 0.1]

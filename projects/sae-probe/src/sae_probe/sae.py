@@ -98,7 +98,8 @@ class _SelectedPre(torch.autograd.Function):
         N, k = indices.shape
         rows = torch.arange(N, device=grad.device).repeat_interleave(k)
         sparse = torch.sparse_coo_tensor(torch.stack([rows, indices.reshape(-1)]),
-                                         grad.reshape(-1), (N, ctx.m))  # (N, m), k per row
+                                         grad.reshape(-1), (N, ctx.m),
+                                         check_invariants=False)  # (N, m), k per row
         grad_xc = torch.sparse.mm(sparse, W_enc.t())  # (N, d)
         grad_W_enc = torch.sparse.mm(sparse.t(), xc).t()  # (d, m)
         grad_b_enc = torch.zeros(ctx.m, dtype=grad.dtype, device=grad.device)

@@ -141,7 +141,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
             seconds += time.perf_counter() - tick
             last = step + 1
             if step % 20 == 0 or last == total_steps:
-                record = {"step": step, "loss": float(loss),
+                record = {"step": step, "loss": float(loss.detach()),
                           **{k: v for k, v in info.items() if k != "fired"},
                           "dead_frac": float(dead.float().mean())}
                 history.append(record)
