@@ -26,6 +26,12 @@ def capture_config(out, **overrides):
 
 
 @pytest.fixture(scope="session")
+def make_capture_config():
+    """capture_config(out, **overrides) -> a small CaptureConfig for tiny-llama."""
+    return capture_config
+
+
+@pytest.fixture(scope="session")
 def tiny_store(tiny_model, tmp_path_factory):
     """A 3000-row store of tiny-llama's resid_post.1 over the built-in corpus, 5 shards."""
     from sae_probe.capture import capture

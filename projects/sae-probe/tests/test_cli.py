@@ -35,14 +35,13 @@ def test_k_larger_than_dictionary(capsys):
     _one_line_error(capsys, ["demo", "--d-sae", "8", "--k", "9"], "larger than the dictionary")
 
 
-def test_activations_from_another_layer(capsys, tiny_store, tiny_sae, tmp_path, tiny_model):
-    from conftest import capture_config
-
+def test_activations_from_another_layer(capsys, tiny_store, tiny_sae, tmp_path, tiny_model,
+                                        make_capture_config):
     from sae_probe.capture import capture
 
     other = tmp_path / "other"
     model, tokenizer = tiny_model
-    capture(capture_config(other, hook="mlp_out.0", max_tokens=400), model=model,
+    capture(make_capture_config(other, hook="mlp_out.0", max_tokens=400), model=model,
             tokenizer=tokenizer)
     _one_line_error(capsys, ["evaluate", "--sae", str(tiny_sae), "--acts", str(other), "--json"],
                     "are from hook 'mlp_out.0' but the SAE is for 'resid_post.1'")

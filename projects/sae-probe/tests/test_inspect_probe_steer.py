@@ -52,7 +52,7 @@ def test_fit_probes_separable_labels():
     doc_ids = np.arange(400) // 20  # 20 documents
     separable = rng.normal(size=(400, 8)) + labels[:, None] * 3.0
     noise = rng.normal(size=(400, 8))
-    results, extra = fit_probes([noise, separable], labels, doc_ids,
+    results, extra = fit_probes({0: noise, 1: separable}, labels, doc_ids,
                                 ProbeConfig(max_tokens_per_class=1000))
     assert results[1]["test_acc"] > 0.95 and results[0]["test_acc"] < 0.8
     direction = extra["directions"][1]["direction"]
@@ -61,19 +61,22 @@ def test_fit_probes_separable_labels():
 
 def test_probe_digit_on_tiny_model_writes_plot(tiny_model, tmp_path):
     model, tokenizer = tiny_model
-    summary = run_probe(ProbeConfig(model="tiny-llama", label="digit", docs=20, context=48,
-                                    out=tmp_path, device="cpu"), model, tokenizer)
+    summary = run_probe(ProbeConfig(model="tiny-llama", label="digit", docs=12, context=48,
+                                    max_tokens_per_class=150, out=tmp_path, device="cpu"),
+                        model, tokenizer)
     assert len(summary["layers"]) == 2
     assert (tmp_path / "probe.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "probe.json").read_text())["label"] == "digit"
 
 
+@pytest.mark.slow
 def test_real_model_code_probe_beats_chance(real_model, tmp_path):
-    """SmolLM2 reads 'Python source vs prose' off its residual stream almost perfectly."""
+    """SmolLM2 reads 'Python source vs prose' off its residual stream well above chance (0.5)."""
     model, tokenizer = real_model
-    summary = run_probe(ProbeConfig(label="code", docs=10, context=32, out=tmp_path,
-                                    max_tokens_per_class=300, device="cpu"), model, tokenizer)
-    assert summary["best_test_acc"] > 0.8
+    summary = run_probe(ProbeConfig(label="code", docs=16, context=64, out=tmp_path, layers=[2, 8],
+                                    max_tokens_per_class=200, device="cpu"), model, tokenizer)
+    assert [r["layer"] for r in summary["layers"]] == [2, 8]
+    assert summary["best_test_acc"] > 0.75
 
 
 def test_steering_changes_greedy_text_and_zero_strength_does_not(tiny_model, tiny_sae):

@@ -34,15 +34,15 @@ class BenchConfig:
     acts: Path = param(Path("runs/bench-acts"), help="activation store (captured if missing)")
     model: str = param(EMBEDDED_LLM, help="model captured when --acts is missing")
     hook: str = param("resid_post.3", help="hook captured when --acts is missing")
-    capture_tokens: int = param(60_000, help="rows captured when --acts is missing")
+    capture_tokens: int = param(40_000, help="rows captured when --acts is missing")
     d_sae: int = param(2304, help="dictionary size of both SAEs")
     k: int = param(32, help="k of both SAEs")
-    tokens: int = param(150_000, help="training tokens of each run")
+    tokens: int = param(120_000, help="training tokens of each run")
     batch_size: int = param(1024, help="tokens per step")
     lr: float = param(4e-4, help="Adam learning rate of both")
     warmup_steps: int = param(20, help="linear warm-up steps of both")
     repeats: int = param(2, help="timed training runs of each (alternating); median reported")
-    loss_windows: int = param(16, help="held-out windows for the spliced loss")
+    loss_windows: int = param(8, help="held-out windows for the spliced loss")
     out: Path = param(Path("runs/bench"), help="folder for our SAE runs")
     seed: int = param(0, help="seed of weights and batch order")
     json: bool = param(False, help="print only the JSON line")
@@ -118,15 +118,18 @@ def run_bench(config: BenchConfig) -> dict:
     model, _ = load_causal_lm(store.model, device="cpu")
     windows = eval_windows(store, config.loss_windows)
     steps = config.tokens // config.batch_size
-    rows = []
+    rows, baseline = [], None
     for name, sae in trained.items():
         with torch.no_grad():
             metrics = recon_metrics(sae.encode, sae.decode, x, config.d_sae)
-            losses = spliced_losses(model, store.hook, windows, lambda a, s=sae: s.decode(s.encode(a)))
+            losses = spliced_losses(model, store.hook, windows,
+                                    lambda a, s=sae: s.decode(s.encode(a)), baseline=baseline)
+            baseline = losses
         seconds = comparison.median_a if name == "ours" else comparison.median_b
         rows.append({"impl": name, "fvu": round(metrics["fvu"], 4), "l0": round(metrics["l0"], 2),
                      "dead_frac": round(metrics["dead_frac"], 4),
                      "delta_loss": round(losses["delta_loss"], 4),
+                     "zero_abl_delta": round(losses["zero_ablation_delta"], 4),
                      "loss_recovered": round(losses["loss_recovered"], 4),
                      "train_s": round(seconds, 2),
                      "us_per_token": round(seconds / (steps * config.batch_size) * 1e6, 2)})

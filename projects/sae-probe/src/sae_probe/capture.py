@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llm_shared import Document, UserError, atomic_write, iter_corpus, load_causal_lm, write_json
+from llm_shared import Document, UserError, atomic_write, iter_corpus, load_causal_lm, model_path
+from llm_shared import write_json
 from llm_shared import progress_bar
 
 from .config import CaptureConfig
@@ -55,6 +56,17 @@ def iter_files(paths: list[Path]) -> Iterator[Document]:
 
 def documents(config: CaptureConfig) -> Iterator[Document]:
     return iter_files(config.files) if config.files else interleave(config.kinds)
+
+
+def check_hook_before_loading(model_name: str, hook: str) -> None:
+    """Fail on a bad hook name from the model's config.json alone, before loading weights."""
+    try:
+        config = json.loads((model_path(model_name) / "config.json").read_text())
+    except (OSError, ValueError, UserError):
+        return  # an HF id not yet local: the check runs again once the model is loaded
+    n_layers = config.get("num_hidden_layers") or config.get("n_layer")
+    if n_layers:
+        parse_hook(hook, int(n_layers))
 
 
 def bos_id(tokenizer) -> int:
@@ -153,6 +165,7 @@ def _start(config: CaptureConfig, model_name: str, hook: str, d_model: int) -> d
 def capture(config: CaptureConfig, model=None, tokenizer=None) -> dict:
     """Run the capture described by `config`; returns the final manifest."""
     if model is None:
+        check_hook_before_loading(config.model, config.hook)
         model, tokenizer = load_causal_lm(config.model, device=config.device)
     model.eval()
     parse_hook(config.hook, len(decoder_layers(model)))
@@ -168,7 +181,7 @@ def capture(config: CaptureConfig, model=None, tokenizer=None) -> dict:
     with progress_bar() as bar:
         task = bar.add_task(f"capture {config.hook}", total=config.max_tokens, completed=total)
         for doc in itertools.islice(documents(config), docs_done, None):
-            if total >= config.max_tokens:
+            if config.max_tokens - total < 2:  # no room for a window beyond its BOS
                 break
             # Only the first windows are used: do not tokenize the rest of a 100 kB source file.
             text = doc.text[:config.context * config.max_windows_per_doc * 16]
@@ -176,7 +189,7 @@ def capture(config: CaptureConfig, model=None, tokenizer=None) -> dict:
             windows = doc_windows(ids, bos, config.context, config.max_windows_per_doc)
             windows = [w for w in windows if len(w) > 1]
             kept: list[list[int]] = []
-            for w in windows:  # cut the last window so the store holds exactly max_tokens rows
+            for w in windows:  # cut the last window: the store holds at most max_tokens rows
                 room = config.max_tokens - total - sum(map(len, kept))
                 if room < 2:
                     break

@@ -121,6 +121,7 @@ class ProbeConfig:
     docs: int = param(60, help="documents per class (split by document: 70% train, 30% test)")
     context: int = param(128, help="tokens per window")
     max_tokens_per_class: int = param(3000, help="balanced rows per class and split side at most")
+    layers: list[int] = param([], help="layers to probe (default: every layer)")
     out: Path = param(Path("runs/probe"), help="folder for probe.json, probes.pt and the PNG")
     seed: int = param(0, help="random seed")
     device: str = param("auto", help="auto, cpu, cuda or mps")

@@ -60,8 +60,10 @@ def eval_windows(store: ActivationStore, n: int) -> list[np.ndarray]:
 
 @torch.no_grad()
 def spliced_losses(model, hook: str, windows: list[np.ndarray],
-                   reconstruct: Callable[[torch.Tensor], torch.Tensor], batch: int = 8) -> dict:
-    """Mean next-token CE clean, with `reconstruct` spliced in at `hook`, and with zeros there."""
+                   reconstruct: Callable[[torch.Tensor], torch.Tensor], batch: int = 8,
+                   baseline: dict | None = None) -> dict:
+    """Mean next-token CE clean, with `reconstruct` spliced in at `hook`, and with zeros there.
+    `baseline` (an earlier result on the same windows) reuses its clean and zero-ablation losses."""
     device = next(model.parameters()).device
 
     def spliced(fn):
@@ -89,9 +91,11 @@ def spliced_losses(model, hook: str, windows: list[np.ndarray],
             count += ids[:, 1:].numel()
         return total / count
 
-    clean = ce()
+    if baseline is not None:
+        clean, zero = baseline["loss_clean"], baseline["loss_zero_ablation"]
+    else:
+        clean, zero = ce(), ce(spliced(torch.zeros_like))
     with_sae = ce(spliced(reconstruct))
-    zero = ce(spliced(torch.zeros_like))
     return {"loss_clean": clean, "loss_spliced": with_sae, "loss_zero_ablation": zero,
             "delta_loss": with_sae - clean, "zero_ablation_delta": zero - clean,
             "loss_recovered": 1 - (with_sae - clean) / max(zero - clean, 1e-12)}

@@ -16,17 +16,20 @@ Run: `uv run sae-probe probe --label code --out runs/probe`.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from llm_shared import atomic_write, iter_corpus, load_causal_lm, pick_device, progress_bar
+from llm_shared import UserError, atomic_write, iter_corpus, load_causal_lm, pick_device
+from llm_shared import progress_bar
 from llm_shared import seed_everything, write_json
 
 from .capture import bos_id, interleave
 from .config import ProbeConfig
-from .hooks import capture_hook, decoder_layers
+from .hooks import capture_hook, decoder_layers, run_until_hook
 
 TRAIN_FRAC = 0.7
 
@@ -34,10 +37,22 @@ TRAIN_FRAC = 0.7
 def _documents(config: ProbeConfig) -> list[tuple[str, int | None]]:
     """(text, doc label or None) pairs: equal numbers of code and prose documents for `code`."""
     if config.label == "code":
-        code = [d.text for d in iter_corpus(["sources"], limit=config.docs)]
-        prose = [d.text for d in interleave(["topics", "docstrings"])][:config.docs]
+        # Start source files at their first statement: a module docstring or licence header is
+        # prose, and would be mislabelled as code.
+        code = [_from_first_statement(d.text) for d in iter_corpus(["sources"], limit=config.docs)]
+        prose = [d.text for d in itertools.islice(interleave(["topics", "docstrings"]), config.docs)]
         return [(t, 1) for t in code] + [(t, 0) for t in prose]
-    return [(d.text, None) for d in interleave(["topics", "docstrings", "sources"])][:2 * config.docs]
+    mixed = interleave(["topics", "docstrings", "sources"])
+    return [(d.text, None) for d in itertools.islice(mixed, 2 * config.docs)]
+
+
+_STATEMENT = re.compile(r"^(import |from |def |class |@|if |[A-Za-z_][A-Za-z0-9_]* = )", re.M)
+
+
+def _from_first_statement(source: str) -> str:
+    """'\"\"\"Doc.\"\"\"\nimport os\n' -> 'import os\n' (the whole text if none found)."""
+    match = _STATEMENT.search(source)
+    return source[match.start():] if match else source
 
 
 def _balanced(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
@@ -50,33 +65,41 @@ def _balanced(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndar
 def collect(model, tokenizer, config: ProbeConfig):
     """Per layer (N, d) activations, token labels (N,) and document ids (N,)."""
     n_layers = len(decoder_layers(model))
+    layers = config.layers or list(range(n_layers))
+    bad = [layer for layer in layers if not 0 <= layer < n_layers]
+    if bad:
+        raise UserError(f"--layers {bad} do not exist; this model has layers 0..{n_layers - 1}")
     device = next(model.parameters()).device
     bos = bos_id(tokenizer)
-    per_layer: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
+    per_layer: list[list[np.ndarray]] = [[] for _ in layers]
     labels, doc_ids = [], []
     docs = _documents(config)
     with progress_bar() as bar, contextlib.ExitStack() as stack:
         stores = [stack.enter_context(capture_hook(model, f"{config.site}.{layer}"))
-                  for layer in range(n_layers)]
-        task = bar.add_task(f"probe activations ({config.site}, {n_layers} layers)", total=len(docs))
+                  for layer in layers]
+        # Stop the forward pass after the deepest probed layer: later layers are not needed.
+        stack.enter_context(capture_hook(model, f"resid_post.{max(layers)}", stop=True))
+        task = bar.add_task(f"probe activations ({config.site}, {len(layers)} layers)",
+                            total=len(docs))
         for doc_index, (text, doc_label) in enumerate(docs):
             ids = [bos, *tokenizer(text, add_special_tokens=False)["input_ids"][:config.context - 1]]
             if len(ids) < 3:
                 bar.advance(task)
                 continue
-            model(input_ids=torch.tensor([ids], device=device))
-            for layer, store in enumerate(stores):
-                per_layer[layer].append(store.pop()[0, 1:].float().cpu().numpy())  # (T-1, d)
+            run_until_hook(model, input_ids=torch.tensor([ids], device=device))
+            for i, store in enumerate(stores):
+                per_layer[i].append(store.pop()[0, 1:].float().cpu().numpy())  # (T-1, d)
             if doc_label is None:  # digit label: from each token's text
                 labels += [int(any(ch.isdigit() for ch in tokenizer.decode([t]))) for t in ids[1:]]
             else:
                 labels += [doc_label] * (len(ids) - 1)
             doc_ids += [doc_index] * (len(ids) - 1)
             bar.advance(task)
-    return [np.concatenate(a) for a in per_layer], np.array(labels), np.array(doc_ids)
+    acts = {layer: np.concatenate(a) for layer, a in zip(layers, per_layer, strict=True)}
+    return acts, np.array(labels), np.array(doc_ids)
 
 
-def fit_probes(acts: list[np.ndarray], labels: np.ndarray, doc_ids: np.ndarray,
+def fit_probes(acts: dict[int, np.ndarray], labels: np.ndarray, doc_ids: np.ndarray,
                config: ProbeConfig) -> tuple[list[dict], dict]:
     """One logistic regression per layer; returns per-layer results and directions."""
     from sklearn.linear_model import LogisticRegression
@@ -90,7 +113,7 @@ def fit_probes(acts: list[np.ndarray], labels: np.ndarray, doc_ids: np.ndarray,
     test_idx = np.flatnonzero(~is_train)[_balanced(labels[~is_train], config.max_tokens_per_class,
                                                    rng)]
     results, directions = [], {}
-    for layer, x in enumerate(acts):
+    for layer, x in acts.items():
         scaler = StandardScaler().fit(x[train_idx])
         clf = LogisticRegression(max_iter=2000, C=0.1).fit(scaler.transform(x[train_idx]),
                                                             labels[train_idx])

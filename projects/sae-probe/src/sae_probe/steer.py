@@ -45,7 +45,7 @@ def probe_direction(probe_dir: Path, layer: int | None) -> tuple[str, str, torch
         layer = json.loads((Path(probe_dir) / "probe.json").read_text())["best_layer"]
     if layer not in data["layers"]:
         raise UserError(f"--layer {layer} has no probe in {probe_dir}; "
-                        f"choose 0..{len(data['layers']) - 1}")
+                        f"choose one of {sorted(data['layers'])}")
     entry = data["layers"][layer]
     return data["model"], f"{data['site']}.{layer}", entry["direction"], entry["mean_norm"]
 
