@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from sae_probe.cli import COMMANDS, main
 
 

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from sae_probe.config import ProbeConfig, SteerConfig
 from sae_probe.dashboard import build_reports, context_text, logit_lens, token_purity
 from sae_probe.probe import fit_probes, run_probe

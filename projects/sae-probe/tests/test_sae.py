@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from sae_probe.sae import SAEConfig, SparseAutoencoder, nmse
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from llm_shared import UserError
 from sae_probe.config import EvalConfig, TrainConfig
 from sae_probe.evaluate import evaluate_sae, recon_metrics, spliced_losses
@@ -97,7 +96,8 @@ def test_evaluate_sae_and_mismatch_errors(tiny_model, tiny_store, tiny_sae, tmp_
     result = evaluate_sae(sae, ActivationStore(tiny_store),
                           EvalConfig(sae=tiny_sae, acts=tiny_store, loss_windows=4, device="cpu"),
                           model=model)
-    assert {"l0", "fvu", "dead_frac", "dense_frac", "delta_loss", "zero_ablation_delta"} <= set(result)
+    wanted = {"l0", "fvu", "dead_frac", "dense_frac", "delta_loss", "zero_ablation_delta"}
+    assert wanted <= set(result)
     sae.cfg.hook = "resid_post.0"  # as if trained on another layer
     with pytest.raises(UserError, match="from hook 'resid_post.1'"):
         evaluate_sae(sae, ActivationStore(tiny_store), EvalConfig(loss_windows=0), model=model)

@@ -6,10 +6,17 @@ run_probe for layer-wise linear probes.
 """
 
 from .capture import capture
-from .config import (CaptureConfig, DemoConfig, EvalConfig, InspectConfig, ProbeConfig,
-                     SteerConfig, TrainConfig)
+from .config import (
+                     CaptureConfig,
+                     DemoConfig,
+                     EvalConfig,
+                     InspectConfig,
+                     ProbeConfig,
+                     SteerConfig,
+                     TrainConfig,
+)
 from .evaluate import evaluate, evaluate_sae, recon_metrics, spliced_losses
-from .hooks import edit_hook, capture_hook, parse_hook, valid_hooks
+from .hooks import capture_hook, edit_hook, parse_hook, valid_hooks
 from .probe import run_probe
 from .sae import SAEConfig, SparseAutoencoder
 from .steer import steer

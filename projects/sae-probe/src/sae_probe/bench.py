@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from llm_shared import EMBEDDED_LLM, UserError, compare, load_causal_lm, param, seed_everything
 
 from .capture import capture
@@ -66,13 +65,21 @@ def _train_ours(config: BenchConfig):
     return load_sae(config.out / "ours")
 
 
-def _train_saelens(config: BenchConfig, store: ActivationStore):
+def _import_saelens():
     try:
-        from sae_lens import LoggingConfig, SAETrainer, TopKTrainingSAE, TopKTrainingSAEConfig
+        import sae_lens
         from sae_lens.config import SAETrainerConfig
     except ImportError as exc:
         raise UserError(f"SAELens is not importable ({exc}); run `uv sync --package sae-probe` "
                         "(it is in the dev group)") from exc
+    return sae_lens, SAETrainerConfig
+
+
+def _train_saelens(config: BenchConfig, store: ActivationStore):
+    sae_lens, SAETrainerConfig = _import_saelens()
+    LoggingConfig, SAETrainer = sae_lens.LoggingConfig, sae_lens.SAETrainer
+    TopKTrainingSAE = sae_lens.TopKTrainingSAE
+    TopKTrainingSAEConfig = sae_lens.TopKTrainingSAEConfig
     rows, _, _ = store.split()
     seed_everything(config.seed)
 
@@ -90,7 +97,7 @@ def _train_saelens(config: BenchConfig, store: ActivationStore):
     steps = config.tokens // config.batch_size
     trainer_cfg = SAETrainerConfig(
         total_training_samples=steps * config.batch_size,
-        train_batch_size_samples=config.batch_size, lr=config.lr,
+        train_batch_size_samples=config.batch_size, lr=config.lr, lr_end=config.lr,
         lr_warm_up_steps=config.warmup_steps, device="cpu",
         dead_feature_window=max(1, 50_000 // config.batch_size),  # = our dead_tokens default
         feature_sampling_window=10**9, n_batches_for_norm_estimate=8,
@@ -108,6 +115,7 @@ def ensure_store(config: BenchConfig) -> ActivationStore:
 
 
 def run_bench(config: BenchConfig) -> dict:
+    _import_saelens()  # before timing: its import (~20 s) is not training time
     store = ensure_store(config)
     trained: dict[str, object] = {}
     comparison = compare(lambda: trained.__setitem__("ours", _train_ours(config)),
@@ -141,6 +149,7 @@ def run_bench(config: BenchConfig) -> dict:
                "ours_dead": ours["dead_frac"], "saelens_dead": theirs["dead_frac"],
                "ours_delta_loss": ours["delta_loss"], "saelens_delta_loss": theirs["delta_loss"],
                "time_ratio_ours_over_saelens": round(comparison.median_a / comparison.median_b, 3),
-               "repeats": config.repeats, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+               "repeats": config.repeats,
+               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     return {"rows": rows, "summary": summary, "seconds": comparison.as_dict(),
             "np": np.__version__}

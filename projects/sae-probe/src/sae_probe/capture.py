@@ -20,10 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from llm_shared import Document, UserError, atomic_write, iter_corpus, load_causal_lm, model_path
-from llm_shared import write_json
-from llm_shared import progress_bar
+from llm_shared import (
+    Document,
+    UserError,
+    atomic_write,
+    iter_corpus,
+    load_causal_lm,
+    model_path,
+    progress_bar,
+    write_json,
+)
 
 from .config import CaptureConfig
 from .hooks import capture_hook, decoder_layers, parse_hook, run_until_hook
@@ -197,7 +203,8 @@ def capture(config: CaptureConfig, model=None, tokenizer=None) -> dict:
             doc_index = manifest["docs_used"] + len(new_docs)
             for i in range(0, len(kept), config.batch_size):
                 batch = kept[i:i + config.batch_size]
-                for acts, w in zip(forward_acts(model, config.hook, batch, pad), batch, strict=True):
+                outputs = forward_acts(model, config.hook, batch, pad)
+                for acts, w in zip(outputs, batch, strict=True):
                     writer.add(acts, w, doc_index)
             if kept:
                 new_docs.append({"id": doc.id, "kind": doc.kind})

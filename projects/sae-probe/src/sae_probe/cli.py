@@ -10,11 +10,25 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llm_shared import add_config_args, build_config, cli_entry, emit_json, load_causal_lm
-from llm_shared import markdown_table, pick_device
+from llm_shared import (
+    add_config_args,
+    build_config,
+    cli_entry,
+    emit_json,
+    load_causal_lm,
+    markdown_table,
+    pick_device,
+)
 
-from .config import (CaptureConfig, DemoConfig, EvalConfig, InspectConfig, ProbeConfig,
-                     SteerConfig, TrainConfig)
+from .config import (
+    CaptureConfig,
+    DemoConfig,
+    EvalConfig,
+    InspectConfig,
+    ProbeConfig,
+    SteerConfig,
+    TrainConfig,
+)
 
 EPILOG = """typical session:
   sae-probe capture --hook resid_post.3 --max-tokens 200000 --out runs/acts

@@ -31,7 +31,8 @@ class CaptureConfig:
     max_windows_per_doc: int = param(4, help="windows taken from one document at most")
     batch_size: int = param(16, help="windows per forward pass")
     shard_tokens: int = param(65_536, help="rows per shard file (a shard closes at a doc end)")
-    dtype: str = param("float16", help="storage dtype of activations", choices=("float16", "float32"))
+    dtype: str = param("float16", help="storage dtype of activations",
+                       choices=("float16", "float32"))
     device: str = param("auto", help="auto, cpu, cuda or mps")
     resume: bool = param(False, help="continue an interrupted capture in --out")
 
@@ -56,7 +57,7 @@ class TrainConfig:
     aux_k: int = param(256, help="dead latents used by the AuxK loss (topk)")
     aux_coeff: float = param(1 / 32, help="AuxK loss weight (OpenAI paper: 1/32)")
     dead_tokens: int = param(50_000, help="a latent is dead after this many tokens without firing")
-    tokens: int = param(400_000, help="training tokens in all (several epochs if the store is smaller)")
+    tokens: int = param(400_000, help="training tokens in all (epochs if the store is smaller)")
     batch_size: int = param(1024, help="tokens per step")
     lr: float = param(4e-4, help="peak Adam learning rate")
     warmup_steps: int = param(50, help="linear learning-rate warm-up steps")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from llm_shared import UserError, atomic_dir, write_json
 
 from .sae import SparseAutoencoder

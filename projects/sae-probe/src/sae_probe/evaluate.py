@@ -21,7 +21,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from llm_shared import load_causal_lm, pick_device
 
 from .config import EvalConfig

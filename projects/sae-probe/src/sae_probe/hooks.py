@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from llm_shared import UserError
+from torch import nn
 
 SITES = ("resid_post", "mlp_out", "attn_out")
 _SITE_ATTRS = {"mlp_out": ("mlp",), "attn_out": ("self_attn", "attn")}
@@ -56,7 +55,7 @@ def valid_hooks(model: nn.Module) -> list[str]:
 
 
 def parse_hook(name: str, n_layers: int) -> HookPoint:
-    """'mlp_out.3' -> HookPoint('mlp_out', 3); anything else is a UserError listing the valid ones."""
+    """'mlp_out.3' -> HookPoint('mlp_out', 3); anything else: UserError listing valid ones."""
     site, _, layer_text = name.partition(".")
     valid = f"valid: {{{','.join(SITES)}}}.{{0..{n_layers - 1}}}, e.g. resid_post.3"
     if site not in SITES or not layer_text.isdigit() or not 0 <= int(layer_text) < n_layers:
@@ -92,7 +91,8 @@ def _with_main(output: torch.Tensor | tuple, new: torch.Tensor) -> torch.Tensor 
 
 
 @contextlib.contextmanager
-def capture_hook(model: nn.Module, name: str, *, stop: bool = False) -> Iterator[list[torch.Tensor]]:
+def capture_hook(model: nn.Module, name: str, *,
+                 stop: bool = False) -> Iterator[list[torch.Tensor]]:
     """Record the hook point's activation (B, T, d) of each forward pass into the yielded list.
 
     With `stop=True` the forward pass raises StopForward right after the hook; run it inside

@@ -22,10 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from llm_shared import UserError, atomic_write, iter_corpus, load_causal_lm, pick_device
-from llm_shared import progress_bar
-from llm_shared import seed_everything, write_json
+from llm_shared import (
+    UserError,
+    atomic_write,
+    iter_corpus,
+    load_causal_lm,
+    pick_device,
+    progress_bar,
+    seed_everything,
+    write_json,
+)
 
 from .capture import bos_id, interleave
 from .config import ProbeConfig
@@ -40,7 +46,8 @@ def _documents(config: ProbeConfig) -> list[tuple[str, int | None]]:
         # Start source files at their first statement: a module docstring or licence header is
         # prose, and would be mislabelled as code.
         code = [_from_first_statement(d.text) for d in iter_corpus(["sources"], limit=config.docs)]
-        prose = [d.text for d in itertools.islice(interleave(["topics", "docstrings"]), config.docs)]
+        prose_docs = itertools.islice(interleave(["topics", "docstrings"]), config.docs)
+        prose = [d.text for d in prose_docs]
         return [(t, 1) for t in code] + [(t, 0) for t in prose]
     mixed = interleave(["topics", "docstrings", "sources"])
     return [(d.text, None) for d in itertools.islice(mixed, 2 * config.docs)]
@@ -82,7 +89,8 @@ def collect(model, tokenizer, config: ProbeConfig):
         task = bar.add_task(f"probe activations ({config.site}, {len(layers)} layers)",
                             total=len(docs))
         for doc_index, (text, doc_label) in enumerate(docs):
-            ids = [bos, *tokenizer(text, add_special_tokens=False)["input_ids"][:config.context - 1]]
+            body = tokenizer(text[:config.context * 16], add_special_tokens=False)["input_ids"]
+            ids = [bos, *body[:config.context - 1]]
             if len(ids) < 3:
                 bar.advance(task)
                 continue
@@ -109,9 +117,9 @@ def fit_probes(acts: dict[int, np.ndarray], labels: np.ndarray, doc_ids: np.ndar
     docs = np.unique(doc_ids)
     train_docs = rng.permutation(docs)[:int(len(docs) * TRAIN_FRAC)]
     is_train = np.isin(doc_ids, train_docs)
-    train_idx = np.flatnonzero(is_train)[_balanced(labels[is_train], config.max_tokens_per_class, rng)]
-    test_idx = np.flatnonzero(~is_train)[_balanced(labels[~is_train], config.max_tokens_per_class,
-                                                   rng)]
+    cap = config.max_tokens_per_class
+    train_idx = np.flatnonzero(is_train)[_balanced(labels[is_train], cap, rng)]
+    test_idx = np.flatnonzero(~is_train)[_balanced(labels[~is_train], cap, rng)]
     results, directions = [], {}
     for layer, x in acts.items():
         scaler = StandardScaler().fit(x[train_idx])
@@ -120,7 +128,8 @@ def fit_probes(acts: dict[int, np.ndarray], labels: np.ndarray, doc_ids: np.ndar
         train_acc = clf.score(scaler.transform(x[train_idx]), labels[train_idx])
         test_acc = clf.score(scaler.transform(x[test_idx]), labels[test_idx])
         raw = clf.coef_[0] / scaler.scale_  # (d,) direction in raw activation units
-        directions[layer] = {"direction": torch.tensor(raw / np.linalg.norm(raw), dtype=torch.float32),
+        unit = torch.tensor(raw / np.linalg.norm(raw), dtype=torch.float32)
+        directions[layer] = {"direction": unit,
                              "mean_norm": float(np.linalg.norm(x, axis=1).mean())}
         results.append({"layer": layer, "train_acc": round(float(train_acc), 4),
                         "test_acc": round(float(test_acc), 4)})

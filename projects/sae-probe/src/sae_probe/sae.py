@@ -124,7 +124,8 @@ class SparseAutoencoder(nn.Module):
         self.b_enc = nn.Parameter(torch.zeros(m))
         self.b_dec = nn.Parameter(torch.zeros(d))
         if cfg.arch == "jumprelu":
-            self.log_threshold = nn.Parameter(torch.full((m,), float(cfg.jumprelu_init_threshold)).log())
+            theta = torch.full((m,), float(cfg.jumprelu_init_threshold))
+            self.log_threshold = nn.Parameter(theta.log())  # (m,) log keeps theta > 0
         self.register_buffer("scale", torch.ones(()))
 
     # --- forward --------------------------------------------------------------------------

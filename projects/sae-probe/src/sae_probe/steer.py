@@ -15,7 +15,6 @@ import math
 from pathlib import Path
 
 import torch
-
 from llm_shared import UserError, load_causal_lm, pick_device
 
 from .config import SteerConfig
@@ -79,5 +78,6 @@ def steer(config: SteerConfig, model=None, tokenizer=None) -> dict:
     before = generate(model, tokenizer, config.prompt, config.max_new_tokens)
     with edit_hook(model, hook, lambda x: x + vector.to(x.dtype)):  # (B, T, d) + (d,)
         after = generate(model, tokenizer, config.prompt, config.max_new_tokens)
-    return {"hook": hook, "strength": config.strength, "added_norm": round(config.strength * norm, 4),
+    return {"hook": hook, "strength": config.strength,
+            "added_norm": round(config.strength * norm, 4),
             "prompt": config.prompt, "before": before, "after": after}

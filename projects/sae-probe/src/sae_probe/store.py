@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from llm_shared import UserError
 
 FORMAT = 1

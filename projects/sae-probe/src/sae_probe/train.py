@@ -18,8 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from llm_shared import UserError, atomic_write, pick_device, progress_bar, seed_everything, write_json
+from llm_shared import (
+    UserError,
+    atomic_write,
+    pick_device,
+    progress_bar,
+    seed_everything,
+    write_json,
+)
 
 from .config import TrainConfig
 from .sae import SAEConfig, SparseAutoencoder
@@ -108,7 +114,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
         sae.to(device)
         optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
         optimizer.load_state_dict(state["optimizer"])
-        start, since_fired, history = state["step"], state["since_fired"].to(device), state["history"]
+        start, history = state["step"], state["history"]
+        since_fired = state["since_fired"].to(device)
         torch.set_rng_state(state["torch_rng"])
     else:
         if config.resume:
