@@ -36,7 +36,7 @@ EPILOG = """typical session:
   sae-probe evaluate --sae runs/sae --acts runs/acts --json
   sae-probe inspect --sae runs/sae --acts runs/acts --out runs/dashboard
   sae-probe probe --label code --out runs/probe
-  sae-probe steer --sae runs/sae --latent 123 --strength 4
+  sae-probe steer --sae runs/sae --latent 123 --strength 0.2
 (jailbreak evaluation, the other half of the chapter, will be its own subcommand)"""
 
 

@@ -142,7 +142,7 @@ class SteerConfig:
     latent: int | None = param(None, help="latent index of --sae")
     probe: Path | None = param(None, help="probe folder (from `probe`); its direction is added")
     layer: int | None = param(None, help="probe layer to use (default: the most accurate)")
-    strength: float = param(8.0, help="multiple of the hook's mean activation norm added")
+    strength: float = param(0.2, help="multiple of the hook's mean activation norm added")
     max_new_tokens: int = param(40, help="tokens generated before and after")
     model: str = param(EMBEDDED_LLM, help="model (must match the SAE/probe)")
     device: str = param("auto", help="auto, cpu, cuda or mps")

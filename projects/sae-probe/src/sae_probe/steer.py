@@ -6,7 +6,7 @@ length. At every position, prompt and generated tokens alike, the hook's activat
 x + strength * n * u, with n the mean norm of the hook's activations (so `strength` 1 adds a
 vector as long as a typical activation). Greedy decoding before and after, so the difference is
 the steering alone. Leaves out steering only at chosen positions and sampling.
-Run: `uv run sae-probe steer --sae runs/sae --latent 123 --strength 4`.
+Run: `uv run sae-probe steer --sae runs/sae --latent 123 --strength 0.2`.
 """
 
 from __future__ import annotations
