@@ -101,12 +101,12 @@ class MergeConfig:
 @dataclass
 class DemoConfig:
     model: str = param(EMBEDDED_LLM, help="base model")
-    train_size: int = param(96, help="generated training examples")
-    eval_size: int = param(24, help="held-out examples scored by exact match")
-    steps: int = param(24, help="QLoRA optimizer steps")
-    batch_size: int = param(8, help="examples per step")
+    train_size: int = param(64, help="generated training examples")
+    eval_size: int = param(16, help="held-out examples scored by exact match")
+    steps: int = param(16, help="QLoRA optimizer steps")
+    batch_size: int = param(4, help="examples per step")
     rank: int = param(8, help="LoRA rank")
-    lr: float = param(2e-3, help="peak learning rate")
+    lr: float = param(3e-3, help="peak learning rate")
     layers_from: int = param(18, help="adapt blocks from this index up (less backward work); "
                              "0 = all")
     seed: int = param(0, help="seed of the task generator and the run")

@@ -24,8 +24,9 @@ from .train import Trainer
 MAX_NEW_TOKENS = 16  # the longest name card is 10 tokens plus <|im_end|>
 
 
-def run_demo(config: DemoConfig, log: Any = print) -> dict[str, Any]:
+def run_demo(config: DemoConfig, log: Any = None) -> dict[str, Any]:
     start = time.perf_counter()
+    log = log or (lambda text: print(text, flush=True))
     train_records, held_records = make_task(config.train_size, config.eval_size, config.seed)
     train_conv = [r["messages"] for r in train_records]
     held_conv = [r["messages"] for r in held_records]

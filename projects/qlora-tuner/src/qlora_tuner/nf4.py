@@ -15,6 +15,7 @@ Exercised by `uv run --package qlora-tuner pytest tests/test_nf4.py`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +43,7 @@ def normal_code_book(offset: float = 0.9677083) -> torch.Tensor:
     return (values / values.abs().max()).float()  # (16,)
 
 
+@functools.cache
 def dynamic_code_book() -> torch.Tensor:
     """bitsandbytes' signed 8-bit dynamic map (Dettmers 2015): 256 sorted levels in [-1, 1] with an
     exponent of 10^-6..10^0 and a fraction that shrinks as the exponent grows. Used for the scales."""
@@ -55,6 +57,7 @@ def dynamic_code_book() -> torch.Tensor:
         data += (scale * means).tolist() + (-scale * means).tolist()
     data += [0.0, 1.0]
     data += [0.0] * (256 - len(data))
+    # Built once (cached): every forward of a double-quantised layer looks its scales up here.
     return torch.tensor(sorted(data), dtype=torch.float32)  # (256,)
 
 
@@ -119,7 +122,8 @@ class NF4Tensor:
         """The per-block absmax in float32, rebuilt from the 8-bit codes under double quantisation."""
         if not self.double_quant:
             return self.absmax
-        codes = dynamic_code_book().to(self.absmax_codes.device)[self.absmax_codes.long()]  # (nb,)
+        book = dynamic_code_book().to(self.absmax_codes.device)
+        codes = book.index_select(0, self.absmax_codes.int())  # (nb,)
         nb = codes.numel()
         pad = (-nb) % DOUBLE_QUANT_BLOCKSIZE
         blocks = torch.nn.functional.pad(codes, (0, pad)).view(-1, DOUBLE_QUANT_BLOCKSIZE)
@@ -134,12 +138,22 @@ class NF4Tensor:
         return unpack_nibbles(self.packed, _numel(self.shape))
 
     def dequantize(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Level lookup times block scale -> a tensor of `shape` in `dtype`."""
+        """Level lookup times block scale -> a tensor of `shape` in `dtype`.
+
+        One gather per byte from a (256, 2) table of level pairs decodes both nibbles at once,
+        so the hot path (every forward of a QLoRA model) makes no int64 copy of the codes.
+        """
         n = _numel(self.shape)
-        values = NF4_CODE.to(self.packed.device)[self.codes()]  # (N,)
-        pad = (-n) % self.blocksize
-        blocks = torch.nn.functional.pad(values, (0, pad)).view(-1, self.blocksize)  # (nb, bs)
-        out = (blocks * self.scales().unsqueeze(1)).reshape(-1)[:n]  # (N,)
+        table = _pair_table(self.packed.device)  # (256, 2)
+        values = table.index_select(0, self.packed.int()).view(-1)  # (2 * ceil(N/2),)
+        pad = (-values.numel()) % self.blocksize
+        if pad:
+            values = torch.nn.functional.pad(values, (0, pad))
+        blocks = values.view(-1, self.blocksize)  # (nb', bs)
+        scales = self.scales()  # (nb,)
+        if scales.numel() < blocks.shape[0]:  # an odd N padded one nibble into a new block
+            scales = torch.nn.functional.pad(scales, (0, blocks.shape[0] - scales.numel()))
+        out = (blocks * scales.unsqueeze(1)).view(-1)[:n]  # (N,)
         return out.view(self.shape).to(dtype)
 
     def to(self, device: torch.device | str) -> NF4Tensor:
@@ -148,6 +162,17 @@ class NF4Tensor:
 
         return NF4Tensor(move(self.packed), self.shape, self.blocksize, move(self.absmax),
                          move(self.absmax_codes), move(self.absmax2), move(self.offset))
+
+
+_PAIR_TABLES: dict[torch.device, torch.Tensor] = {}
+
+
+def _pair_table(device: torch.device) -> torch.Tensor:
+    """(256, 2) float32: row b holds the NF4 levels of byte b's high and low nibble."""
+    if device not in _PAIR_TABLES:
+        byte = torch.arange(256)
+        _PAIR_TABLES[device] = torch.stack([NF4_CODE[byte >> 4], NF4_CODE[byte & 0xF]], 1).to(device)
+    return _PAIR_TABLES[device]
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -175,7 +175,7 @@ class Trainer:
         for batch in micro:
             loss_sum, _ = causal_lm_loss(self.model, batch)
             (loss_sum / n_tokens).backward()
-            total += float(loss_sum)
+            total += loss_sum.item()
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         if self.config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
