@@ -5,7 +5,6 @@ import json
 
 import pytest
 import torch
-
 from llm_shared import load_causal_lm
 
 

@@ -5,7 +5,6 @@ import json
 import peft
 import pytest
 import torch
-
 from llm_shared import UserError, load_causal_lm
 from qlora_tuner.adapter_io import attach_adapter, save_adapter
 from qlora_tuner.config import MergeConfig
@@ -77,7 +76,8 @@ def test_merge_reports_small_drift(make_tiny, tmp_path, randomize):
     quantize_model(model, blocksize=64, double_quant=False)
     inject_lora(model, ["q_proj", "up_proj"], r=4, alpha=8)
     randomize(model)
-    save_adapter(model, tmp_path / "ad", base_model="tiny-llama", target_modules=["q_proj", "up_proj"],
+    save_adapter(model, tmp_path / "ad", base_model="tiny-llama",
+                 target_modules=["q_proj", "up_proj"],
                  layers=None, method="qlora", blocksize=64, double_quant=False)
     report = merge(MergeConfig(adapter=tmp_path / "ad", output=tmp_path / "merged", device="cpu"))
     assert report["drift_vs_adapter"] < 1e-4

@@ -1,9 +1,8 @@
-"""The command line as a user runs it: help, one-line errors, make-task -> train -> eval -> merge."""
+"""The command line as a user runs it: help, one-line errors, make-task, train, eval, merge."""
 
 import json
 
 import pytest
-
 from qlora_tuner.cli import main
 
 COMMANDS = ["make-task", "train", "eval", "merge", "demo", "bench"]
@@ -41,7 +40,7 @@ def test_bad_input_is_one_line(capsys, chat_file, tmp_path):
     err = one_line_error(capsys, ["train", "--data", str(bad), "--model", "tiny-llama",
                                   "--device", "cpu", "--output", str(tmp_path / "r")])
     assert "bad.jsonl:2" in err and "output" in err
-    assert "not an adapter folder" in one_line_error(
+    assert "neither an adapter nor a model" in one_line_error(
         capsys, ["eval", "--adapter", str(tmp_path), "--data", str(chat_file)])
     assert not (tmp_path / "r").exists()  # nothing half-written
 

@@ -4,7 +4,6 @@ batching."""
 import json
 
 import pytest
-
 from llm_shared import UserError, load_tokenizer
 from qlora_tuner.data import (
     IGNORE_INDEX,

@@ -1,10 +1,8 @@
-"""LoRALinear against peft (same forward for the same weights), merge/unmerge, targets, NF4Linear."""
+"""LoRALinear against peft (same forward for the same weights), merge, targets, NF4Linear."""
 
 import peft
 import pytest
 import torch
-from torch import nn
-
 from llm_shared import UserError
 from qlora_tuner.lora import (
     LoRALinear,
@@ -18,6 +16,7 @@ from qlora_tuner.lora import (
     unmerge_lora,
 )
 from qlora_tuner.quant_linear import NF4Linear
+from torch import nn
 
 IDS = torch.tensor([[1, 520, 4930, 314, 253, 1326, 30, 2], [1, 9690, 28, 7000, 45, 2, 2, 2]])
 

@@ -4,7 +4,6 @@ import bitsandbytes.functional as bnbf
 import pytest
 import torch
 from bitsandbytes.functional import QuantState
-
 from qlora_tuner.nf4 import (
     NF4_CODE,
     blockwise_absmax_quantize,

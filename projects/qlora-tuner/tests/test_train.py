@@ -2,14 +2,14 @@
 
 import pytest
 import torch
-
 from qlora_tuner.config import TrainConfig
 from qlora_tuner.data import collate, encode_conversation
 from qlora_tuner.train import Trainer, causal_lm_loss, lr_lambda
 
 CONVS = [
     [{"role": "user", "content": "Say hi."}, {"role": "assistant", "content": "Hi!"}],
-    [{"role": "user", "content": "Two words please"}, {"role": "assistant", "content": "Two words"}],
+    [{"role": "user", "content": "Two words please"},
+     {"role": "assistant", "content": "Two words"}],
     [{"role": "user", "content": "Count to three."}, {"role": "assistant", "content": "1 2 3"}],
     [{"role": "user", "content": "x"}, {"role": "assistant", "content": "A longer answer here."}],
 ]

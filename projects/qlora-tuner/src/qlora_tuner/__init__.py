@@ -1,4 +1,4 @@
-"""qlora-tuner: LoRA / QLoRA supervised fine-tuning from first principles (chapter 3.2, 微调你的专属模型).
+"""qlora-tuner: LoRA / QLoRA fine-tuning from first principles (chapter 3.2, 微调你的专属模型).
 
 Public API: NF4 (`quantize_nf4`, `NF4Tensor`, `NF4Linear`), LoRA (`LoRALinear`, `inject_lora`,
 `merge_lora`, `unmerge_lora`, `merge_and_unload`, `quantize_model`), data (`load_conversations`,

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from llm_shared import UserError, atomic_dir, load_causal_lm
 from safetensors.torch import load_file, save_file
 from torch import nn
-
-from llm_shared import UserError, atomic_dir, load_causal_lm
 
 from .lora import inject_lora, lora_layers, quantize_model
 
@@ -85,7 +84,8 @@ def read_adapter_config(folder: str | Path) -> tuple[dict[str, Any], dict[str, A
     return config, extra
 
 
-def attach_adapter(model: nn.Module, folder: str | Path, *, quantize: bool = True) -> dict[str, Any]:
+def attach_adapter(model: nn.Module, folder: str | Path, *,
+                   quantize: bool = True) -> dict[str, Any]:
     """Rebuild the adapter of `folder` on `model` (quantising the base first when it was trained
     with QLoRA and `quantize`) and load its weights; returns the extras. Errors if the base does
     not match (missing modules or other shapes)."""

@@ -12,6 +12,7 @@ Run: `uv run qlora-tuner bench` or `uv run python bench/bench_methods.py --json`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from llm_shared import compare, load_causal_lm, markdown_table, seed_everything
 
 from .config import DEFAULT_TARGETS, TrainConfig
@@ -63,10 +63,9 @@ def _state_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> in
 def _reset_peak() -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    try:  # Linux: writing 5 resets VmHWM, the peak resident set, to the current size
+    # Linux: writing 5 resets VmHWM, the peak resident set, to the current size.
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _peak_mb() -> float:

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
 from llm_shared import UserError, atomic_dir
+from torch import nn
 
 KEEP = 2
 

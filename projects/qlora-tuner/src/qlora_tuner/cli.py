@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qlora-tuner", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="LoRA / QLoRA supervised fine-tuning from first principles, with adapters "
-                    "in peft format — chapter 3.2 (微调你的专属模型) of LLM Full-Stack Engineering.")
+                    "in peft format — chapter 3.2 (微调你的专属模型) of LLM Full-Stack "
+                    "Engineering.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     task = commands.add_parser("make-task", help="write the embedded name-card task as chat JSONL",
@@ -69,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Each method runs in a fresh subprocess (peak memory is per process); ours "
         "vs peft LoRA step time is compared in one process, alternating, median.")
     bench.add_argument("--model", default="smollm2-135m-instruct", help="base model")
-    bench.add_argument("--steps", type=int, default=4, help="timed steps per method")
-    bench.add_argument("--repeats", type=int, default=5, help="alternating repeats ours vs peft")
+    bench.add_argument("--steps", type=int, default=3, help="timed steps per method")
+    bench.add_argument("--repeats", type=int, default=3, help="alternating repeats ours vs peft")
     bench.add_argument("--batch-size", type=int, default=4, help="examples per step")
     bench.add_argument("--seq-len", type=int, default=64, help="tokens per example")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
@@ -105,6 +106,11 @@ def _eval(config: EvalConfig, quiet: bool) -> dict:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    # stderr carries our progress and the one-line error; transformers' per-load weight bars
+    # would put a progress line before the error.
+    hf_logging.disable_progress_bar()
     if args.command == "make-task":
         from .task import make_task, write_jsonl
 

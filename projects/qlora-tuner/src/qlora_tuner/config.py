@@ -16,12 +16,14 @@ DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj
 @dataclass
 class TrainConfig:
     data: Path | None = param(None, help="training JSONL (chat 'messages', Alpaca or ShareGPT)")
-    output: Path = param(Path("runs/qlora"), help="run folder: adapter/, checkpoints/, metrics.json")
+    output: Path = param(Path("runs/qlora"),
+                         help="run folder: adapter/, checkpoints/, metrics.json")
     method: str = param("qlora", help="qlora: 4-bit NF4 base + LoRA; lora: float base + LoRA; "
                         "full: every weight trains", choices=METHODS)
     model: str = param(EMBEDDED_LLM, help="base model: embedded name, local folder or HF id")
     rank: int = param(8, help="LoRA rank r (size of the low-rank update)")
-    alpha: float = param(16.0, help="LoRA alpha; the update is scaled by alpha/r (rsLoRA: alpha/sqrt r)")
+    alpha: float = param(16.0, help="LoRA alpha; the update is scaled by alpha/r "
+                         "(rsLoRA: alpha/sqrt r)")
     dropout: float = param(0.05, help="dropout on the LoRA input branch")
     rslora: bool = param(False, help="rank-stabilised scaling alpha/sqrt(r) instead of alpha/r")
     target_modules: list[str] = param(DEFAULT_TARGETS, help="layer names to adapt (module name "
@@ -115,4 +117,5 @@ class DemoConfig:
     def __post_init__(self) -> None:
         for name in ("train_size", "eval_size", "steps", "batch_size", "rank"):
             if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be > 0 (got {getattr(self, name)})")
+                flag = "--" + name.replace("_", "-")
+                raise UserError(f"{flag} must be > 0 (got {getattr(self, name)})")

@@ -1,4 +1,4 @@
-"""Instruction data: three file formats -> chat messages -> token ids with an assistant-only loss mask.
+"""Instruction data: three file formats -> chat messages -> ids with an assistant-only loss mask.
 
 Formats (JSONL, one example per line, detected per line):
 - chat:     {"messages": [{"role": "user", "content": ...}, {"role": "assistant", ...}, ...]}
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from llm_shared import UserError
 
 IGNORE_INDEX = -100
@@ -90,7 +89,8 @@ def load_conversations(path: str | Path) -> list[list[dict[str, str]]]:
     return conversations
 
 
-def assistant_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+def assistant_spans(tokenizer: Any,
+                    messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
     """(rendered text, [(start, end) character span of each assistant answer]).
 
     The span starts after the template's generation prompt and ends after the template's

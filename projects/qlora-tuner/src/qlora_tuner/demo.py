@@ -63,7 +63,8 @@ def run_demo(config: DemoConfig, log: Any = None) -> dict[str, Any]:
         f"exact match {before.correct}/{before.total} -> {after.correct}/{after.total}")
     for (b, ref), (a, _) in list(zip(before.predictions, after.predictions, strict=True))[:3]:
         log(f"  want {ref!r}\n    before {b!r}\n    after  {a!r}")
-    return {"accuracy_before": round(before.accuracy, 4), "accuracy_after": round(after.accuracy, 4),
+    return {"accuracy_before": round(before.accuracy, 4),
+            "accuracy_after": round(after.accuracy, 4),
             "trainable_fraction": round(info["trainable_fraction"], 6),
             "eval_loss_before": round(result.eval_loss_before, 4),
             "eval_loss_after": round(result.eval_loss_after, 4), "steps": config.steps,

@@ -4,7 +4,8 @@ The prompt is the conversation up to its last assistant turn, rendered with the 
 the generation prompt; the answer is generated greedily (left-padded batches), stops at the
 template's end-of-turn token and counts when it equals the reference after stripping whitespace.
 4-bit layers are dequantised once for the whole generation (`cached_dequantization`).
-Leaves out sampling and fuzzy metrics. Run: `uv run qlora-tuner eval --adapter RUN/adapter --data F`.
+Leaves out sampling and fuzzy metrics.
+Run: `uv run qlora-tuner eval --adapter RUN/adapter --data F`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
-
 from llm_shared import track
+from torch import nn
 
 from .data import prompt_and_answer
 from .quant_linear import cached_dequantization
@@ -62,6 +62,7 @@ def exact_match(model: nn.Module, tokenizer: Any, conversations: list[list[dict[
     pairs = [prompt_and_answer(c) for c in conversations]
     predictions = generate_answers(model, tokenizer, [p for p, _ in pairs], batch_size,
                                    max_new_tokens)
-    scored = [(pred.strip(), ref.strip()) for pred, (_, ref) in zip(predictions, pairs, strict=True)]
+    scored = [(pred.strip(), ref.strip())
+              for pred, (_, ref) in zip(predictions, pairs, strict=True)]
     correct = sum(pred == ref for pred, ref in scored)
     return ExactMatch(correct / max(1, len(scored)), correct, len(scored), scored)

@@ -1,6 +1,6 @@
 """LoRA written out: `LoRALinear` wraps a frozen linear layer and adds a trainable low-rank update.
 
-    y = base(x) + (B A dropout(x)) * s,   A: (r, in), B: (out, r),   s = alpha / r  (rsLoRA: alpha / sqrt(r))
+    y = base(x) + (B A dropout(x)) * s,  A: (r, in), B: (out, r),  s = alpha/r (rsLoRA: alpha/√r)
 
 A starts Kaiming-uniform and B at zero, so a fresh adapter changes nothing (peft's default init).
 The base may be an `nn.Linear` (LoRA) or an `NF4Linear` (QLoRA). Module names (`base_layer`,
@@ -19,9 +19,8 @@ import re
 from collections.abc import Iterable
 
 import torch
-from torch import nn
-
 from llm_shared import UserError
+from torch import nn
 
 from .quant_linear import NF4Linear
 

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
 from llm_shared import UserError, atomic_dir, load_causal_lm
+from torch import nn
 
 from .adapter_io import attach_adapter, read_adapter_config
 from .config import MergeConfig

@@ -26,7 +26,8 @@ FIRST_NAMES = [
     "Bela", "Cyrus", "Dmitri", "Esther",
 ]
 LAST_NAMES = [
-    "Smith", "Novak", "Garcia", "Okafor", "Larsen", "Tanaka", "Weber", "Rossi", "Dubois", "Kowalski",
+    "Smith", "Novak", "Garcia", "Okafor", "Larsen", "Tanaka", "Weber", "Rossi", "Dubois",
+    "Kowalski",
     "Nguyen", "Silva", "Jensen", "Moreau", "Fischer", "Costa", "Ivanova", "Haddad", "Petrov",
     "Brennan", "Lindqvist", "Mendes", "Sato", "Horvat", "Keller", "Romero", "Walsh", "Yilmaz",
     "Bauer", "Castro", "Eriksen", "Farouk", "Gallo", "Hoffmann", "Kuznetsov", "Lopez", "Marino",

@@ -21,14 +21,28 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from llm_shared import (
+    UserError,
+    atomic_dir,
+    load_causal_lm,
+    progress_bar,
+    seed_everything,
+    write_json,
+)
 from torch import nn
-
-from llm_shared import UserError, load_causal_lm, progress_bar, seed_everything, write_json
 
 from .adapter_io import save_adapter
 from .checkpoint import Cursor, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import IGNORE_INDEX, Encoded, collate, encode_all, epoch_batches, load_conversations, split_eval
+from .data import (
+    IGNORE_INDEX,
+    Encoded,
+    collate,
+    encode_all,
+    epoch_batches,
+    load_conversations,
+    split_eval,
+)
 from .lora import inject_lora, quantize_model, trainable_parameters
 
 
@@ -48,7 +62,12 @@ def prepare_model(model: nn.Module, config: TrainConfig) -> dict[str, Any]:
     else:
         model.requires_grad_(True)
     if config.grad_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # Non-reentrant checkpointing works with frozen inputs (no enable_input_require_grads).
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         model.config.use_cache = False
     trainable, total = trainable_parameters(model)
     info.update(trainable=trainable, total=total, trainable_fraction=trainable / total)
@@ -61,8 +80,9 @@ def causal_lm_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[to
     Same value as transformers' shifted loss times its token count (tested), but the output
     projection runs only where a label exists: (N, C) @ (C, V) instead of (B*T, C) @ (C, V).
     """
-    hidden = model.get_decoder()(input_ids=batch["input_ids"],
-                                 attention_mask=batch["attention_mask"]).last_hidden_state  # (B, T, C)
+    decoder = model.get_decoder()
+    hidden = decoder(input_ids=batch["input_ids"],
+                     attention_mask=batch["attention_mask"]).last_hidden_state  # (B, T, C)
     targets = batch["labels"][:, 1:]  # (B, T-1): token t+1 is predicted at position t
     keep = targets != IGNORE_INDEX  # (B, T-1)
     logits = model.get_output_embeddings()(hidden[:, :-1][keep])  # (N, V)
@@ -130,7 +150,8 @@ class Trainer:
         self.config = config
         seed_everything(config.seed)
         if model is None:
-            model, tokenizer = load_causal_lm(config.model, device=config.device, dtype=config.dtype)
+            model, tokenizer = load_causal_lm(config.model, device=config.device,
+                                              dtype=config.dtype)
         self.model, self.tokenizer = model, tokenizer
         self.device = next(model.parameters()).device
         self.info = prepare_model(model, config)
@@ -237,8 +258,9 @@ class Trainer:
         """adapter/ (lora, qlora) or model/ (full), plus metrics.json; returns the summary."""
         config = self.config
         if config.method == "full":
-            self.model.save_pretrained(config.output / "model")
-            self.tokenizer.save_pretrained(config.output / "model")
+            with atomic_dir(config.output / "model") as tmp:
+                self.model.save_pretrained(tmp)
+                self.tokenizer.save_pretrained(tmp)
         else:
             save_adapter(self.model, config.output / "adapter", base_model=config.model,
                          target_modules=self.info["target_modules"], layers=config.layers,
