@@ -76,23 +76,23 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, make_tiny):
     from llm_shared import load_tokenizer
 
     tok = load_tokenizer("tiny-llama")
-    full = _trainer(tmp_path / "a", (make_tiny(), tok), save_every=2)
+    full = _trainer(tmp_path / "a", (make_tiny(), tok), save_every=2, steps=4)
     full.run()
     expected = {n: p.detach().clone() for n, p in full.model.named_parameters() if p.requires_grad}
 
     class Crash(Exception):
         pass
 
-    def crash_after_step_5(_trainer, record):
-        if record["step"] == 5:
-            raise Crash  # the step-4 checkpoint is on disk; step 5 is lost
+    def crash_after_step_3(_trainer, record):
+        if record["step"] == 3:
+            raise Crash  # the step-2 checkpoint is on disk; step 3 is lost
 
-    interrupted = _trainer(tmp_path / "b", (make_tiny(), tok), save_every=2)
+    interrupted = _trainer(tmp_path / "b", (make_tiny(), tok), save_every=2, steps=4)
     with pytest.raises(Crash):
-        interrupted.run(on_step=crash_after_step_5)
-    resumed = _trainer(tmp_path / "b", (make_tiny(), tok), save_every=2, resume=True)
+        interrupted.run(on_step=crash_after_step_3)
+    resumed = _trainer(tmp_path / "b", (make_tiny(), tok), save_every=2, steps=4, resume=True)
     result = resumed.run()
-    assert [r["step"] for r in result.history] == list(range(1, 7))
+    assert [r["step"] for r in result.history] == list(range(1, 5))
     got = dict(resumed.model.named_parameters())
     assert all(torch.equal(expected[n], got[n]) for n in expected)
     assert [r["loss"] for r in result.history] == [r["loss"] for r in full.history]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import compare, load_causal_lm, markdown_table, seed_everything
+from llm_shared import UserError, compare, load_causal_lm, markdown_table, seed_everything
 
 from .config import DEFAULT_TARGETS, TrainConfig
 from .train import prepare_model
@@ -104,7 +104,11 @@ def measure_method(method: str, model_name: str, steps: int, batch_size: int,
 
 def ours_vs_peft(model_name: str, repeats: int, batch_size: int, seq_len: int) -> dict[str, Any]:
     """Step time of our LoRA vs peft's LoRA, same base, config, batch and optimizer."""
-    import peft
+    try:
+        import peft
+    except ImportError as exc:
+        raise UserError("the bench compares with peft, a dev dependency: run "
+                        "`uv sync --package qlora-tuner` (the dev group is included)") from exc
 
     seed_everything(0)
     ours, _ = load_causal_lm(model_name)
