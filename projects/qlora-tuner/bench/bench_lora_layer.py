@@ -13,10 +13,9 @@ import os
 
 import peft
 import torch
-from torch import nn
-
 from llm_shared import compare, emit_json, markdown_table
 from qlora_tuner.lora import LoRALinear
+from torch import nn
 
 
 class OneProjection(nn.Module):
