@@ -66,8 +66,11 @@ def docs_dir(tmp_path_factory):
     (root / "garden.html").write_text(HTML)
     (root / "oven.py").write_text(PYTHON)
     (root / "notes.txt").write_text("Bicycles have two wheels.\n\nTrains run on rails.\n")
-    write_pdf(root / "manual.pdf", ["The engine starts with the red button.",
-                                    "Stop the engine with the blue lever."])
+    write_pdf(root / "manual.pdf", [
+        "The engine starts with the red button. Hold it for three seconds until the green light "
+        "comes on, then release it and wait for the pump to fill the boiler with water.",
+        "Stop the engine with the blue lever. Pull it towards you slowly; the pressure gauge "
+        "drops to zero within a minute and the safety valve closes by itself."])
     (root / "image.xyz").write_bytes(b"\x00\x01")
     (root / "data.csv").write_text("a,b\n1,2\n")
     return root
@@ -100,3 +103,14 @@ def tiny_store(tmp_path, docs_dir, tiny_encoder):
     store = tmp_path / "store"
     report = ingest([docs_dir], tiny_ingest_config(store), encoder=tiny_encoder)
     return store, report
+
+
+@pytest.fixture(scope="session")
+def samples():
+    return {"markdown": MARKDOWN, "html": HTML, "python": PYTHON}
+
+
+@pytest.fixture(scope="session")
+def make_config():
+    """IngestConfig for a store path with the tiny encoder on the CPU."""
+    return tiny_ingest_config

@@ -5,17 +5,15 @@ from rag_engine.chunking import TokenCounter, chunk_document, detect_headings
 from rag_engine.loaders import load_file, python_headings
 from rag_engine.types import SourceDocument
 
-from conftest import MARKDOWN, PYTHON
-
 
 def test_detect_headings_worked_example():
     text = "Intro\n*****\n\ntext\n# Deep\n```\n# not a heading\n```\nSub\n=====\n"
-    assert detect_headings(text) == [(0, 1, "Intro"), (18, 1, "Deep"), (51, 2, "Sub")]
+    assert detect_headings(text) == [(0, 1, "Intro"), (18, 1, "Deep"), (49, 2, "Sub")]
 
 
 @pytest.mark.parametrize("strategy", ["fixed", "recursive", "semantic"])
-def test_chunks_point_back_into_the_document(strategy, tiny_encoder):
-    doc = SourceDocument("k.md", "k", MARKDOWN * 3, "markdown")
+def test_chunks_point_back_into_the_document(strategy, tiny_encoder, samples):
+    doc = SourceDocument("k.md", "k", samples["markdown"] * 3, "markdown")
     chunks = chunk_document(doc, tiny_encoder.tokenizer, strategy=strategy, size=24, overlap=4,
                             embed=tiny_encoder.encode)
     assert len(chunks) > 3
@@ -38,8 +36,8 @@ def test_fixed_windows_have_size_and_overlap(tiny_encoder):
         assert counter.count(b.start, a.end) == 10  # exactly `overlap` tokens shared
 
 
-def test_recursive_keeps_headings_and_code_blocks(tiny_encoder):
-    doc = SourceDocument("k.md", "k", MARKDOWN, "markdown")
+def test_recursive_keeps_headings_and_code_blocks(tiny_encoder, samples):
+    doc = SourceDocument("k.md", "k", samples["markdown"], "markdown")
     chunks = chunk_document(doc, tiny_encoder.tokenizer, strategy="recursive", size=60)
     by_heading = {c.heading for c in chunks}
     assert "Kitchen guide > Bread" in by_heading and "Kitchen guide > Soup" in by_heading
@@ -48,8 +46,8 @@ def test_recursive_keeps_headings_and_code_blocks(tiny_encoder):
     assert all("Tomato" not in c.text for c in chunks if c.heading.endswith("Bread"))
 
 
-def test_python_and_pdf_and_html_structure(docs_dir, tiny_encoder):
-    assert [h[1:] for h in python_headings(PYTHON)] == [(1, "Oven"), (2, "Oven.heat"),
+def test_python_and_pdf_and_html_structure(docs_dir, tiny_encoder, samples):
+    assert [h[1:] for h in python_headings(samples["python"])] == [(1, "Oven"), (2, "Oven.heat"),
                                                         (1, "timer")]
     pdf = load_file(docs_dir / "manual.pdf")
     chunks = chunk_document(pdf, tiny_encoder.tokenizer, size=100)

@@ -181,22 +181,23 @@ class Splitter:
         return out
 
 
-def _sections(doc: SourceDocument, counter: TokenCounter) -> list[tuple[int, int]]:
+def _sections(doc: SourceDocument, counter: TokenCounter) -> list[tuple[int, int, int]]:
+    """(start, end, label offset) per section. A tiny section is merged into the next one; the
+    label offset then points at the next one's heading, so the chunk is named after the heading
+    whose text it mostly holds ("Kitchen guide > Bread", not "Kitchen guide")."""
     offsets = sorted({0, *(h[0] for h in (doc.headings if doc.headings is not None
                                            else detect_headings(doc.text)))})
     bounds = [*offsets, len(doc.text)]
     spans = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
-    merged: list[tuple[int, int]] = []
+    merged: list[tuple[int, int, int]] = []
     carry: int | None = None
-    for a, b in spans:
-        a = carry if carry is not None else a
+    for n, (a, b) in enumerate(spans):
+        start = carry if carry is not None else a
         carry = None
-        if counter.count(a, b) < MIN_SECTION_TOKENS and (a, b) != spans[-1]:
-            carry = a
+        if counter.count(a, b) < MIN_SECTION_TOKENS and n < len(spans) - 1:
+            carry = start
             continue
-        merged.append((a, b))
-    if carry is not None:
-        merged.append((carry, len(doc.text)))
+        merged.append((start, b, a))
     return merged
 
 
@@ -234,17 +235,21 @@ def chunk_document(doc: SourceDocument, tokenizer: Any, *, strategy: str = "recu
     splitter = Splitter(text, counter, size)
     if strategy == "fixed":
         spans = counter.windows(0, len(text), size, overlap)
+        labels = [0] * len(spans)
     elif strategy == "recursive":
-        spans = [p for section in _sections(doc, counter) for p in splitter.split(*section)]
+        pieces = [(p, label) for a, b, label in _sections(doc, counter)
+                  for p in splitter.split(a, b)]
+        spans, labels = [p for p, _ in pieces], [label for _, label in pieces]
     else:
         if embed is None:
             raise ValueError("the semantic strategy needs `embed` (a sentence encoder)")
-        spans = [p for section in _sections(doc, counter)
-                 for p in _semantic_spans(text, section, splitter, embed, breakpoint_percentile)]
+        pieces = [(p, label) for a, b, label in _sections(doc, counter)
+                  for p in _semantic_spans(text, (a, b), splitter, embed, breakpoint_percentile)]
+        spans, labels = [p for p, _ in pieces], [label for _, label in pieces]
     chunks = []
-    for a, b in spans:
+    for (a, b), label in zip(spans, labels, strict=True):
         a, b = _trim(text, a, b)
         if b > a:
             chunks.append(Chunk(source=doc.source, title=doc.title, kind=doc.kind, start=a, end=b,
-                                heading=paths.at(a), text=text[a:b]))
+                                heading=paths.at(max(a, label)), text=text[a:b]))
     return chunks

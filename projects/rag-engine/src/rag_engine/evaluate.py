@@ -61,8 +61,13 @@ def judge_support(llm: LLM, passage: str, statement: str) -> bool | None:
     messages = [{"role": "user", "content":
                  f"Passage:\n{truncate_tokens(llm, passage, 256)}\n\nStatement: {statement}\n\n"
                  "Is the statement supported by the passage? Answer Yes or No."}]
-    reply = chat(llm, messages, max_new_tokens=4).strip().lower()
-    word = reply.split()[0].strip(".,!:") if reply.split() else ""
+    return parse_verdict(chat(llm, messages, max_new_tokens=4))
+
+
+def parse_verdict(reply: str) -> bool | None:
+    """'Yes.' -> True, 'no' -> False, anything else (e.g. 'The passage says') -> None."""
+    words = reply.strip().lower().split()
+    word = words[0].strip(".,!:;\"'") if words else ""
     return True if word == "yes" else False if word == "no" else None
 
 

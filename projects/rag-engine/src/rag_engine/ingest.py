@@ -32,6 +32,9 @@ from .types import Chunk, SourceDocument
 @lru_cache(maxsize=4)
 def get_encoder(name: str, device: str = "auto") -> SentenceEncoder:
     """Load each encoder once per process (the server and tests reuse it)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # stderr keeps our own progress and one-line errors only
     return load_sentence_encoder(name, device=device)
 
 
@@ -95,12 +98,10 @@ def document_hash(doc: SourceDocument, settings: str) -> str:
 def _documents(paths: Sequence[str | Path], config: IngestConfig,
                report: IngestReport) -> Iterable[SourceDocument]:
     if not paths:
-        yield from builtin_documents(config.corpus, config.limit, config.only)
-        return
-    found = discover(paths)
+        return builtin_documents(config.corpus, config.limit, config.only)
+    found = discover(paths)  # now, so a bad path fails before any model is loaded
     report.unsupported = [str(p) for p in found.unsupported]
-    for file in found.files:
-        yield load_file(file)
+    return (load_file(file) for file in found.files)
 
 
 def ingest(paths: Sequence[str | Path], config: IngestConfig, *,
@@ -111,6 +112,7 @@ def ingest(paths: Sequence[str | Path], config: IngestConfig, *,
     report = IngestReport(store=config.store)
     own_store = store is None
     try:
+        documents = _documents(paths, config, report)
         store = store or open_store(config.store, create=True)
         encoder = encoder or get_encoder(config.encoder, config.device)
         store.check_encoder(config.encoder, encoder.dim)
@@ -119,7 +121,7 @@ def ingest(paths: Sequence[str | Path], config: IngestConfig, *,
         records: list[DocumentRecord] = []
         chunks: list[Chunk] = []
         seen: set[str] = set()
-        for doc in _documents(paths, config, report):
+        for doc in documents:
             report.documents_seen += 1
             seen.add(doc.source)
             digest = document_hash(doc, settings)

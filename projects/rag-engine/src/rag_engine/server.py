@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -97,6 +98,9 @@ def make_handler(engine: Engine, defaults: ServeConfig) -> type[BaseHTTPRequestH
                                               "or /ingest"})
             except UserError as exc:
                 self._send(400, {"error": " ".join(str(exc).split())})
+            except Exception as exc:  # a bug: keep serving, tell the client, log the traceback
+                traceback.print_exc(file=sys.stderr)
+                self._send(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
         def _stream_answer(self, question: str, config: AskConfig) -> None:
             self.send_response(200)

@@ -95,7 +95,8 @@ class DirStore(Store):
                 raise UserError(f"{self.path} exists, is not empty and is not a rag-engine store "
                                 "(no chunks.sqlite); pass a new or existing store directory")
             self.path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db, isolation_level=None)  # explicit BEGIN/COMMIT below
+        # Explicit BEGIN/COMMIT below; the server's threads share it under the engine's lock.
+        self.db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
         self.db.executescript("""
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
             CREATE TABLE IF NOT EXISTS documents (source TEXT PRIMARY KEY, hash TEXT, title TEXT,
