@@ -94,7 +94,7 @@ class EvalConfig(StoreConfig):
     modes: list[str] = param(["bm25", "dense", "hybrid", "hybrid+rerank"],
                              help="retrieval setups compared", choices=(*MODES, "hybrid+rerank"))
     rerank: str = param("llm", help="reranker of hybrid+rerank: llm or a cross-encoder id")
-    answers: int = param(0, help="also answer this many questions and judge faithfulness and "
+    answers: int = param(5, help="also answer this many questions and judge faithfulness and "
                          "relevance with the LLM (slow: ~10 s each on 2 cores)")
     model: str = param(EMBEDDED_LLM, help="LLM that answers and judges")
 

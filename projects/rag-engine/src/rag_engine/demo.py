@@ -39,12 +39,14 @@ def run_demo(config: DemoConfig, out: Callable[[str], None] = print) -> dict[str
         out(f"ingested {report.documents_seen} Python reference topics into {store}: "
             f"{report.chunks_written} chunks embedded ({report.chunks_per_s:.1f} chunks/s), "
             f"{report.chunks_total} in store")
+        t_ingest = time.perf_counter() - start
         engine = Engine.open(store, config.encoder, config.device, config.model)
         sources = {c.source for c in engine.retriever.chunks}
         questions = sample_questions(10_000, 0, sources)
         row = evaluate_retrieval(engine.retriever, questions, mode="hybrid")
         out(f"hybrid retrieval on {row['questions']} questions with gold passages: "
             f"recall@5 {row['recall@5']:.3f}, MRR {row['mrr']:.3f}, nDCG@10 {row['ndcg@10']:.3f}")
+        t_eval = time.perf_counter() - start - t_ingest
         cited = 0
         for question in QUESTIONS:
             out(f"\nQ: {question}\nA: ")
@@ -63,6 +65,8 @@ def run_demo(config: DemoConfig, out: Callable[[str], None] = print) -> dict[str
                 "questions": row["questions"], "chunks": report.chunks_total,
                 "answers_with_citations": cited,
                 "ingest_chunks_per_s": round(report.chunks_per_s, 2),
+                "ingest_s": round(t_ingest, 1), "eval_s": round(t_eval, 1),
+                "answer_s": round(time.perf_counter() - start - t_ingest - t_eval, 1),
                 "seconds": round(time.perf_counter() - start, 1)}
     finally:
         if tmp:

@@ -1,0 +1,112 @@
+"""Bench: ANN (FAISS HNSW) recall@10 against exact search, query latency p50/p95 per retriever,
+our BM25 against bm25s in the same process, and ingest throughput (chunks/s).
+
+    uv run python bench/bench_retrieval.py --store /tmp/rag-full        # after `rag-engine ingest`
+
+Queries: the built-in question set (all questions whose gold document is in the store). Latency is
+per query, the query embedding included for dense/hybrid (one MiniLM forward). The BM25 peer is
+`bm25s` (method="lucene") indexed with the same tokens, timed alternately with ours
+(`llm_shared.compare`). Ingest throughput: `--ingest-topics` topics of the Python docs ingested into
+a fresh temporary store (chunk + embed + write), chunks/s. Prints a table; last line one JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import bm25s
+import numpy as np
+
+from llm_shared import compare, emit_json, markdown_table
+from rag_engine.bm25 import tokenize
+from rag_engine.config import IngestConfig
+from rag_engine.engine import Engine
+from rag_engine.evalset import build_questions
+from rag_engine.ingest import index_text, ingest
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values) * 1000, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", required=True, help="an ingested store (dir or postgresql://)")
+    parser.add_argument("--encoder", default="all-minilm-l6-v2")
+    parser.add_argument("--ingest-topics", type=int, default=12,
+                        help="topics ingested into a fresh store to measure chunks/s (0: skip)")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    engine = Engine.open(args.store, args.encoder, "cpu")
+    retriever = engine.retriever
+    sources = {c.source for c in retriever.chunks}
+    queries = [q.question for q in build_questions() if q.source in sources]
+    vectors = retriever.encoder.encode(queries)  # (Q, dim)
+
+    recalls = []
+    for q in vectors:
+        exact = {i for i, _ in engine.store.dense_search(q, 10, exact=True)}
+        ann = {i for i, _ in engine.store.dense_search(q, 10)}
+        recalls.append(len(exact & ann) / 10)
+
+    rows = []
+    for name, fn in [
+        ("dense HNSW (vector only)", lambda q, v: engine.store.dense_search(v, 10)),
+        ("dense exact (vector only)", lambda q, v: engine.store.dense_search(v, 10, exact=True)),
+        ("bm25", lambda q, v: retriever.search(q, k=10, mode="bm25")),
+        ("dense HNSW (+ query embedding)", lambda q, v: retriever.search(q, k=10, mode="dense")),
+        ("hybrid RRF (+ query embedding)", lambda q, v: retriever.search(q, k=10)),
+    ]:
+        times = []
+        for q, v in zip(queries, vectors, strict=True):
+            start = time.perf_counter()
+            fn(q, v)
+            times.append(time.perf_counter() - start)
+        rows.append({"retriever": name, "p50_ms": round(percentile(times, 50), 3),
+                     "p95_ms": round(percentile(times, 95), 3)})
+
+    header = index_text  # BM25 peer indexes the same text as ours
+    meta_header = engine.store.meta().get("context_header", "1") == "1"
+    corpus = [tokenize(header(c, meta_header)) for c in retriever.chunks]
+    peer = bm25s.BM25(method="lucene")
+    peer.index(corpus, show_progress=False)
+    query_tokens = [tokenize(q) for q in queries]
+    bm25_cmp = compare(lambda: [retriever.bm25.scores(t) for t in query_tokens],
+                       lambda: [peer.get_scores(t) for t in query_tokens],
+                       repeats=args.repeats, names=("ours", "bm25s"))
+
+    ingest_row = {}
+    if args.ingest_topics > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = IngestConfig(store=f"{tmp}/s", encoder=args.encoder, device="cpu",
+                                  limit=args.ingest_topics)
+            report = ingest([], config, encoder=retriever.encoder)
+            ingest_row = {"ingest_chunks": report.chunks_written,
+                          "ingest_seconds": round(report.seconds, 2),
+                          "ingest_chunks_per_s": round(report.chunks_per_s, 2),
+                          "embed_share": round(report.embed_seconds / report.seconds, 3)}
+
+    print(f"store {engine.store.location}: {len(retriever.chunks)} chunks, {len(queries)} queries")
+    print(markdown_table(rows))
+    print(f"\nANN recall@10 vs exact: {statistics.mean(recalls):.4f} (min {min(recalls):.2f})")
+    print(f"BM25 scoring of {len(queries)} queries: ours {bm25_cmp.median_a * 1000:.1f} ms, "
+          f"bm25s {bm25_cmp.median_b * 1000:.1f} ms (bm25s/ours = {bm25_cmp.ratio:.2f})")
+    if ingest_row:
+        print(f"ingest: {ingest_row}")
+    emit_json({"chunks": len(retriever.chunks), "queries": len(queries),
+               "ann_recall_at_10": round(statistics.mean(recalls), 4),
+               **{f"{r['retriever'].split(' (')[0].replace(' ', '_')}"
+                  f"{'_vec' if 'vector only' in r['retriever'] else ''}_p50_ms": r["p50_ms"]
+                  for r in rows},
+               **{f"{r['retriever'].split(' (')[0].replace(' ', '_')}"
+                  f"{'_vec' if 'vector only' in r['retriever'] else ''}_p95_ms": r["p95_ms"]
+                  for r in rows},
+               **bm25_cmp.summary(), **ingest_row})
+
+
+if __name__ == "__main__":
+    main()
