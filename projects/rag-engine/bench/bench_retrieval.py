@@ -32,6 +32,43 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000, q))
 
 
+def synthetic_scale(engine: Engine, queries: np.ndarray, n: int) -> dict[str, float]:
+    """HNSW (same parameters as the store) vs exact numpy search on n noisy copies of the store's
+    vectors: where an ANN index starts to pay off, and what recall it keeps."""
+    import faiss
+
+    from rag_engine.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+
+    rng = np.random.default_rng(0)
+    base = engine.store.vectors([c.id for c in engine.retriever.chunks])  # (N0, dim)
+    matrix = base[rng.integers(0, len(base), n)] + rng.normal(0, 0.03, (n, base.shape[1]))
+    matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+    index = faiss.IndexHNSWFlat(matrix.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    start = time.perf_counter()
+    index.add(matrix)
+    build = time.perf_counter() - start
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    faiss.omp_set_num_threads(1)
+    ann_t, exact_t, recalls = [], [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        _, found = index.search(q[None, :], 10)
+        t1 = time.perf_counter()
+        scores = matrix @ q  # (n,)
+        exact = np.argpartition(-scores, 10)[:10]
+        t2 = time.perf_counter()
+        ann_t.append(t1 - t0)
+        exact_t.append(t2 - t1)
+        recalls.append(len(set(found[0].tolist()) & set(exact.tolist())) / 10)
+    return {"synthetic_vectors": n, "synthetic_build_s": round(build, 2),
+            "synthetic_ann_recall_at_10": round(float(np.mean(recalls)), 4),
+            "synthetic_hnsw_p50_ms": round(percentile(ann_t, 50), 3),
+            "synthetic_exact_p50_ms": round(percentile(exact_t, 50), 3),
+            "synthetic_hnsw_p95_ms": round(percentile(ann_t, 95), 3),
+            "synthetic_exact_p95_ms": round(percentile(exact_t, 95), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, help="an ingested store (dir or postgresql://)")
@@ -39,6 +76,9 @@ def main() -> None:
     parser.add_argument("--ingest-topics", type=int, default=12,
                         help="topics ingested into a fresh store to measure chunks/s (0: skip)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--synthetic", type=int, default=20000,
+                        help="also test HNSW vs exact on this many vectors: the store's vectors "
+                        "repeated with Gaussian noise (0: skip)")
     args = parser.parse_args()
 
     engine = Engine.open(args.store, args.encoder, "cpu")
@@ -90,6 +130,8 @@ def main() -> None:
                           "ingest_chunks_per_s": round(report.chunks_per_s, 2),
                           "embed_share": round(report.embed_seconds / report.seconds, 3)}
 
+    synthetic = synthetic_scale(engine, vectors, args.synthetic) if args.synthetic else {}
+
     print(f"store {engine.store.location}: {len(retriever.chunks)} chunks, {len(queries)} queries")
     print(markdown_table(rows))
     print(f"\nANN recall@10 vs exact: {statistics.mean(recalls):.4f} (min {min(recalls):.2f})")
@@ -97,6 +139,8 @@ def main() -> None:
           f"bm25s {bm25_cmp.median_b * 1000:.1f} ms (bm25s/ours = {bm25_cmp.ratio:.2f})")
     if ingest_row:
         print(f"ingest: {ingest_row}")
+    if synthetic:
+        print(f"synthetic scale: {synthetic}")
     emit_json({"chunks": len(retriever.chunks), "queries": len(queries),
                "ann_recall_at_10": round(statistics.mean(recalls), 4),
                **{f"{r['retriever'].split(' (')[0].replace(' ', '_')}"
@@ -105,7 +149,7 @@ def main() -> None:
                **{f"{r['retriever'].split(' (')[0].replace(' ', '_')}"
                   f"{'_vec' if 'vector only' in r['retriever'] else ''}_p95_ms": r["p95_ms"]
                   for r in rows},
-               **bm25_cmp.summary(), **ingest_row})
+               **bm25_cmp.summary(), **ingest_row, **synthetic})
 
 
 if __name__ == "__main__":

@@ -55,10 +55,14 @@ class BM25:
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for the query tokens: shape (N,)."""
-        ids = [self.vocab[t] for t in query if t in self.vocab]
-        if not ids:
-            return np.zeros(self.n_docs)
-        return np.asarray(self.matrix[ids].sum(axis=0)).reshape(-1)
+        scores = np.zeros(self.n_docs)  # (N,)
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        for term in query:  # a repeated query term counts again, as in bm25s
+            row = self.vocab.get(term)
+            if row is not None:
+                start, end = indptr[row], indptr[row + 1]
+                scores[indices[start:end]] += data[start:end]  # doc ids are unique within a row
+        return scores
 
     def top(self, query: Sequence[str], k: int, allowed: np.ndarray | None = None,
             ) -> list[tuple[int, float]]:

@@ -36,7 +36,8 @@ def evaluate_retrieval(retriever: Retriever, questions: list[Question], *, mode:
     for q in questions:
         start = time.perf_counter()
         hits = retriever.search(q.question, k=EVAL_DEPTH, mode=base, exact=exact,
-                                reranker=reranker if mode == "hybrid+rerank" else None)
+                                reranker=reranker if mode == "hybrid+rerank" else None,
+                                cosine=False)
         seconds.append(time.perf_counter() - start)
         relevance = [is_relevant(h.chunk, q) for h in hits]
         n_relevant = sum(is_relevant(c, q) for c in retriever.chunks if c.source == q.source)

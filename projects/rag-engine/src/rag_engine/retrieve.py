@@ -22,6 +22,7 @@ from llm_shared import SentenceEncoder, UserError
 
 from .bm25 import BM25, tokenize
 from .ingest import index_text
+from .llm import DECODE_THREADS, torch_threads
 from .store import Store
 from .types import Chunk, Hit
 
@@ -89,15 +90,20 @@ class Retriever:
                        for key, pattern in filters)}
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.encoder.encode([query])[0]  # (dim,)
+        # One short text: a single thread avoids OpenMP spin-waits (see llm.DECODE_THREADS).
+        with torch_threads(DECODE_THREADS):
+            return self.encoder.encode([query])[0]  # (dim,)
 
     def search(self, query: str, *, k: int = 5, mode: str = "hybrid", candidates: int = 50,
                exact: bool = False, where: list[str] | None = None, mmr_lambda: float | None = None,
-               reranker: Any = None, rerank_top: int = 10) -> list[Hit]:
+               reranker: Any = None, rerank_top: int = 10, cosine: bool = True) -> list[Hit]:
+        """Top-k hits. `cosine=False` skips embedding the query in bm25 mode without MMR (then
+        hits carry no `scores["dense"]`)."""
         if not self.chunks:
             return []
         allowed = self.allowed(where or [])
-        q = self.embed_query(query)
+        need_vector = mode != "bm25" or mmr_lambda is not None or cosine
+        q = self.embed_query(query) if need_vector else None
         fetch = max(k, candidates)
         dense: list[tuple[int, float]] = []
         sparse: list[tuple[int, float]] = []
@@ -118,13 +124,14 @@ class Retriever:
         else:
             raise UserError(f"unknown mode {mode!r}; choose bm25, dense or hybrid")
         ids = [i for i, _ in ranked]
-        vectors = self.store.vectors(ids) if ids else np.zeros((0, len(q)), dtype=np.float32)
-        cosine = vectors @ q if len(ids) else np.zeros(0)  # (len(ids),)
+        vectors = self.store.vectors(ids) if ids and q is not None else None  # (len(ids), dim)
+        similarity = vectors @ q if vectors is not None else None  # (len(ids),)
         extra = {"bm25": dict(sparse), "dense": dict(dense)}
         hits = []
         for n, (i, score) in enumerate(ranked):
             scores = {name: float(v[i]) for name, v in extra.items() if i in v}
-            scores["dense"] = float(cosine[n])
+            if similarity is not None:
+                scores["dense"] = float(similarity[n])
             if mode == "hybrid":
                 scores["rrf"] = float(score)
             hits.append(Hit(chunk=self.by_id[i], score=float(score), scores=scores))

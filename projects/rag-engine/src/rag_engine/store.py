@@ -190,6 +190,10 @@ class DirStore(Store):
         if exact:
             return _exact(matrix, ids, query, k)
         fetch = k if allowed is None else k * 8
+        import faiss
+
+        # One query: one thread (FAISS's OpenMP pool only adds spin-waits for a single vector).
+        faiss.omp_set_num_threads(1)
         scores, found = self._ann().search(query[None, :], min(fetch, max(len(ids), 1)))
         hits = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
         if allowed is not None:
