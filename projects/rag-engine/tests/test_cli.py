@@ -49,3 +49,31 @@ def test_other_encoder_store_is_one_line_exit_2(tiny_store, capsys):
     assert main(["search", "--store", str(path), "q"]) == 2  # default encoder is MiniLM
     err = capsys.readouterr().err.strip()
     assert "tiny-bert" in err and "--encoder" in err and "\n" not in err
+
+
+def test_ask_streams_and_json(tiny_store, capsys):
+    path, _ = tiny_store
+    base = ["ask", "--store", str(path), "--encoder", "tiny-bert", "--model", "tiny-llama",
+            "--max-new-tokens", "6"]
+    assert main([*base, "--min-relevance", "-1", "--json", "bread?"]) == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert {"answer", "known", "citations", "model_citations", "attributed"} <= set(reply)
+    assert main([*base, "--min-relevance", "1.01", "bread?"]) == 0  # nothing can be that relevant
+    assert capsys.readouterr().out.startswith("I don't know")
+
+
+def test_eval_json_on_python_docs(tmp_path, capsys):
+    store = str(tmp_path / "s")
+    assert main(["ingest", "--store", store, "--encoder", "tiny-bert", "--only", "topics/assert",
+                 "topics/global", "topics/with"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--store", store, "--encoder", "tiny-bert", "--model", "tiny-llama",
+                 "--modes", "bm25", "hybrid+rerank", "--answers", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {r["setup"]: r for r in result["retrieval"]}
+    assert set(rows) == {"bm25", "hybrid+rerank"} and result["questions"] >= 3
+    assert rows["bm25"]["recall@10"] == 1.0
+    assert "rerank_parse_failures" in rows["hybrid+rerank"]
+    answers = result["answers"]
+    assert answers["answered"] + answers["said_unknown"] == 1
+    assert answers["judged"] + answers["judge_parse_failures"] == answers["cited_claims"]
