@@ -13,7 +13,7 @@ import json
 
 from llm_shared import emit_json, markdown_table
 from rag_engine.config import EvalConfig
-from rag_engine.runeval import run_eval
+from rag_engine.runeval import TABLE_COLUMNS, run_eval
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     result = run_eval(EvalConfig(store=args.store, questions=args.questions, modes=args.modes,
                                  answers=args.answers, device="cpu"))
     print(f"{result['questions']} questions, {result['chunks']} chunks in {result['store']}")
-    print(markdown_table(result["retrieval"]))
+    print(markdown_table(result["retrieval"], TABLE_COLUMNS))
     summary = {f"{r['setup']}_recall@5": r["recall@5"] for r in result["retrieval"]}
     summary.update({f"{r['setup']}_ndcg@10": r["ndcg@10"] for r in result["retrieval"]})
     if "answers" in result:

@@ -97,7 +97,7 @@ def main() -> None:
     for name, fn in [
         ("dense HNSW (vector only)", lambda q, v: engine.store.dense_search(v, 10)),
         ("dense exact (vector only)", lambda q, v: engine.store.dense_search(v, 10, exact=True)),
-        ("bm25", lambda q, v: retriever.search(q, k=10, mode="bm25")),
+        ("bm25 (no embedding)", lambda q, v: retriever.search(q, k=10, mode="bm25", cosine=False)),
         ("dense HNSW (+ query embedding)", lambda q, v: retriever.search(q, k=10, mode="dense")),
         ("hybrid RRF (+ query embedding)", lambda q, v: retriever.search(q, k=10)),
     ]:

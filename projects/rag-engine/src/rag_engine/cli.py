@@ -153,14 +153,14 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .runeval import run_eval
+    from .runeval import TABLE_COLUMNS, run_eval
 
     config = build_config(EvalConfig, args)
     result = run_eval(config)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(markdown_table(result["retrieval"]))
+    print(markdown_table(result["retrieval"], TABLE_COLUMNS))
     if result.get("answers"):
         print("\nanswers:", json.dumps({k: v for k, v in result["answers"].items()
                                         if k != "examples"}))

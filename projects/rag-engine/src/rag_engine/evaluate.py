@@ -54,6 +54,7 @@ def evaluate_retrieval(retriever: Retriever, questions: list[Question], *, mode:
            "ms_per_query": round(1000 * float(np.median(seconds)) if seconds else 0.0, 2)}
     if reranker is not None and mode == "hybrid+rerank":
         row["rerank_parse_failures"] = reranker.stats["parse_failures"]
+        row["rerank_reordered"] = reranker.stats["reordered"]
     return row
 
 

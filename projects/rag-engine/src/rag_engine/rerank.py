@@ -40,7 +40,7 @@ def parse_ranking(reply: str, n: int) -> list[int]:
 class ListwiseReranker:
     def __init__(self, llm: LLM, max_new_tokens: int = 48) -> None:
         self.llm, self.max_new_tokens = llm, max_new_tokens
-        self.stats = {"calls": 0, "parse_failures": 0}
+        self.stats = {"calls": 0, "parse_failures": 0, "reordered": 0}
 
     def prompt(self, query: str, hits: list[Hit]) -> list[dict[str, str]]:
         passages = "\n".join(
@@ -61,6 +61,7 @@ class ListwiseReranker:
             self.stats["parse_failures"] += 1
             return hits
         order += [i for i in range(len(hits)) if i not in order]
+        self.stats["reordered"] += int(order != list(range(len(hits))))
         out = []
         for rank, i in enumerate(order, 1):
             hit = hits[i]
@@ -80,7 +81,7 @@ class CrossEncoderReranker:
             raise UserError(f"cannot load cross-encoder '{name_or_path}' ({str(exc)[:120]}); "
                             "pass a local folder, a reachable model id, or --rerank llm") from exc
         self.model.to(device).eval()
-        self.stats = {"calls": 0, "parse_failures": 0}
+        self.stats = {"calls": 0, "parse_failures": 0, "reordered": 0}
 
     @torch.inference_mode()
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
@@ -91,6 +92,7 @@ class CrossEncoderReranker:
         logits = self.model(**batch).logits  # (N, labels)
         scores = logits[:, -1] if logits.shape[1] > 1 else logits[:, 0]  # (N,)
         order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
+        self.stats["reordered"] += int(order != list(range(len(hits))))
         out = []
         for i in order:
             hits[i].scores["rerank"] = float(scores[i])

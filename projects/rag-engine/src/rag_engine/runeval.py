@@ -15,6 +15,10 @@ from .evaluate import evaluate_answers, evaluate_retrieval
 from .llm import get_llm
 
 
+TABLE_COLUMNS = ("setup", "questions", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10",
+                 "ms_per_query", "rerank_parse_failures", "rerank_reordered")
+
+
 def run_eval(config: EvalConfig, engine: Engine | None = None) -> dict[str, Any]:
     engine = engine or Engine.open(config.store, config.encoder, config.device, config.model)
     sources = {c.source for c in engine.retriever.chunks}
@@ -27,6 +31,8 @@ def run_eval(config: EvalConfig, engine: Engine | None = None) -> dict[str, Any]
         for mode in config.modes:
             task = bar.add_task(f"eval {mode}", total=len(questions))
             reranker = engine.reranker(config.rerank) if mode == "hybrid+rerank" else None
+            if reranker is not None:
+                reranker.stats.update(calls=0, parse_failures=0, reordered=0)
             rows.append(evaluate_retrieval(engine.retriever, questions, mode=mode,
                                            reranker=reranker,
                                            progress=lambda t=task: bar.advance(t)))
