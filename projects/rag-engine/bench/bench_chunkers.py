@@ -5,7 +5,8 @@ scored with the same span-based question set (gold spans do not depend on the ch
     uv run python bench/bench_chunkers.py --topics 25
 
 Uses the demo's 25 topics by default (embedding all 79 three times takes long on 2 cores).
-Prints a table (chunks, ingest chunks/s, recall@1/5, MRR, nDCG@10 for dense and hybrid); last line JSON.
+Prints a table (chunks, ingest CPU seconds, recall@1/5, MRR, nDCG@10 for dense and hybrid);
+last line JSON.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from llm_shared import emit_json, markdown_table
 from rag_engine.evalset import build_questions
 from rag_engine.ingest import get_encoder

@@ -1,5 +1,5 @@
 """Bench: retrieval quality table (BM25 vs dense vs hybrid vs hybrid+rerank) on the built-in
-question set, optionally with answer faithfulness/relevance — the `eval` command, printed as a table.
+question set, optionally with answer faithfulness/relevance: the `eval` command, as a table.
 
     uv run python bench/bench_quality.py --store /tmp/rag-full --questions 60 --answers 5
 

@@ -19,7 +19,6 @@ import time
 
 import bm25s
 import numpy as np
-
 from llm_shared import compare, emit_json, markdown_table
 from rag_engine.bm25 import tokenize
 from rag_engine.config import IngestConfig
@@ -36,7 +35,6 @@ def synthetic_scale(engine: Engine, queries: np.ndarray, n: int) -> dict[str, fl
     """HNSW (same parameters as the store) vs exact numpy search on n noisy copies of the store's
     vectors: where an ANN index starts to pay off, and what recall it keeps."""
     import faiss
-
     from rag_engine.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 
     rng = np.random.default_rng(0)

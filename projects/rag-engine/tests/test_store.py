@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from llm_shared import UserError
 from rag_engine.ingest import ingest
 from rag_engine.retrieve import Retriever
@@ -59,7 +58,8 @@ def test_incremental_reingest_only_changed(tmp_path, docs_dir, tiny_encoder, mak
         [c for c in before[1] if not c[1].endswith("notes.txt")]  # other chunks untouched
 
 
-def test_failed_ingest_leaves_store_as_before(tmp_path, docs_dir, tiny_encoder, monkeypatch, make_config):
+def test_failed_ingest_leaves_store_as_before(tmp_path, docs_dir, tiny_encoder, monkeypatch,
+                                              make_config):
     config = make_config(tmp_path / "s")
     ingest([docs_dir / "kitchen.md"], config, encoder=tiny_encoder)
     before = snapshot(tmp_path / "s")

@@ -1,6 +1,7 @@
 """BM25 (Lucene variant, the bm25s default) over a sparse term-document matrix.
 
-score(q, d) = sum over query terms t of idf(t) * tf(t, d) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl)),
+score(q, d) = sum over query terms t of
+    idf(t) * tf(t, d) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl)),
 idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5)); Lucene >= 8 drops the constant (k1 + 1)
 factor of Robertson's form (same ranking). Scores are precomputed per (term, doc) at
 index time, so a query is a sum of a few sparse rows. Tokens: lowercase word characters, English
@@ -19,9 +20,10 @@ from scipy import sparse
 
 _WORD = re.compile(r"\w+")
 # The usual short English stop list (as in bm25s/sklearn's spirit, shortened to the commonest).
-STOPWORDS = frozenset("""a an and are as at be but by for if in into is it no not of on or such
-that the their then there these they this to was will with what which who how do does i you
-""".split())
+STOPWORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
+    "this", "to", "was", "will", "with", "what", "which", "who", "how", "do", "does", "i", "you"])
 
 
 def tokenize(text: str) -> list[str]:

@@ -43,7 +43,9 @@ class Question:
 
 def _clean_title(title: str) -> str:
     title = re.sub(r'"([^"]+)"', r"\1", title)
-    return title[0].lower() + title[1:] if title[:1].isupper() and not title[:2].isupper() else title
+    if title[:1].isupper() and not title[:2].isupper():
+        return title[0].lower() + title[1:]
+    return title
 
 
 def build_questions(kinds: tuple[str, ...] = ("topics",)) -> list[Question]:
@@ -96,4 +98,5 @@ def is_relevant(chunk: Chunk, question: Question) -> bool:
     overlap = min(chunk.end, question.end) - max(chunk.start, question.start)
     if overlap <= 0:
         return False
-    return overlap * 2 >= (chunk.end - chunk.start) or overlap * 2 >= (question.end - question.start)
+    return (overlap * 2 >= (chunk.end - chunk.start)
+            or overlap * 2 >= (question.end - question.start))

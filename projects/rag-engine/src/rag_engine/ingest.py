@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from llm_shared import SentenceEncoder, load_sentence_encoder, progress_bar
 
 from .chunking import chunk_document

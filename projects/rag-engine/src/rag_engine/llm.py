@@ -15,9 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 import torch
-from transformers import TextStreamer
-
 from llm_shared import load_causal_lm
+from transformers import TextStreamer
 
 
 @dataclass

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterable
 
 import numpy as np
-
 from llm_shared import UserError
 
 from .store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DocumentRecord, Store
@@ -97,7 +96,8 @@ class PgStore(Store):
         if self._dim is None:
             return []
         literal = _vector_literal(query)
-        where, params = ("WHERE id = ANY(%s)", [sorted(allowed)]) if allowed is not None else ("", [])
+        where, params = (("WHERE id = ANY(%s)", [sorted(allowed)]) if allowed is not None
+                         else ("", []))
         sql = (f"SELECT id, 1 - (embedding <=> %s::vector) FROM rag_chunks {where} "
                "ORDER BY embedding <=> %s::vector LIMIT %s")
         with self.conn.transaction():

@@ -3,7 +3,7 @@
 - `CrossEncoderReranker(model_id)`: a sequence-classification cross-encoder (e.g.
   cross-encoder/ms-marco-MiniLM-L-6-v2 or a local folder); score = its relevance logit.
 - `ListwiseReranker(llm)`: RankGPT-style listwise reranking with the embedded SmolLM2: the passages
-  are shown numbered, the model is asked for the order "[2] > [1] > ...", the identifiers are parsed;
+  are shown numbered, the model is asked for the order "[2] > [1] > ...", the ids are parsed;
   passages it does not name keep their fused order after the named ones. A reply with no usable
   identifier counts as a parse failure (`stats["parse_failures"]`) and leaves the order unchanged.
 Leaves out sliding windows over long candidate lists (one window of `rerank_top`).
@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 import torch
-
 from llm_shared import UserError
 
 from .llm import LLM, chat, truncate_tokens

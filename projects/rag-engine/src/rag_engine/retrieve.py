@@ -17,7 +17,6 @@ import fnmatch
 from typing import Any
 
 import numpy as np
-
 from llm_shared import SentenceEncoder, UserError
 
 from .bm25 import BM25, tokenize
@@ -114,7 +113,8 @@ class Retriever:
             if allowed is not None:
                 mask = np.zeros(len(self.chunks), dtype=bool)
                 mask[[self.position[i] for i in allowed]] = True
-            sparse = [(self.chunks[i].id, s) for i, s in self.bm25.top(tokenize(query), fetch, mask)]
+            top = self.bm25.top(tokenize(query), fetch, mask)
+            sparse = [(self.chunks[i].id, s) for i, s in top]
         if mode == "dense":
             ranked = dense
         elif mode == "bm25":

@@ -14,7 +14,6 @@ from .evalset import load_questions, sample_questions
 from .evaluate import evaluate_answers, evaluate_retrieval
 from .llm import get_llm
 
-
 TABLE_COLUMNS = ("setup", "questions", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10",
                  "ms_per_query", "rerank_parse_failures", "rerank_reordered")
 

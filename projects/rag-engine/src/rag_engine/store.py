@@ -6,7 +6,7 @@ HNSW file is derived data: it is rebuilt from the vectors in SQLite after each w
 atomically with the store's generation number beside it, so a crash between the two is detected on
 the next open and healed by a rebuild. The first ingest records the encoder name and dimension;
 opening the store with another encoder is a one-line error. `open_store` also dispatches
-`postgresql://` URLs to `PgStore` (pgstore.py). Leaves out concurrent writers (one writer at a time).
+`postgresql://` URLs to `PgStore` (pgstore.py). Leaves out concurrent writers (one at a time).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from llm_shared import UserError, atomic_write
 
 from .types import Chunk

@@ -46,7 +46,8 @@ class Chunk:
 class Hit:
     chunk: Chunk
     score: float
-    scores: dict[str, float] = field(default_factory=dict)  # per retriever: bm25, dense, rrf, rerank
+    # per retriever: bm25, dense (cosine to the query), rrf, rerank
+    scores: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         c = self.chunk
