@@ -61,7 +61,8 @@ class SearchConfig(StoreConfig):
     mmr: float | None = param(None, help="MMR trade-off lambda in [0, 1] (1 = relevance only); "
                               "unset = no diversity step")
     where: list[str] = param([], help="metadata filters KEY=GLOB on source, title, kind, heading "
-                             "(e.g. kind=markdown 'source=docs/*')")
+                             "(e.g. kind=markdown 'source=docs/*'); it takes several values, so "
+                             "give the question before it or end the list with --")
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.candidates < 1:
