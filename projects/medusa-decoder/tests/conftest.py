@@ -49,6 +49,6 @@ def _small_vocab_llama(seed: int, vocab: int = 4):
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     with torch.no_grad():
-        model.lm_head.weight.mul_(40.0)  # sharpen the random logits so p and q differ visibly
+        model.lm_head.weight.mul_(25.0)  # sharpen the random logits so p and q differ visibly
     model.generation_config = GenerationConfig(eos_token_id=None, pad_token_id=0)
     return model.eval()

@@ -56,10 +56,12 @@ class TrainHeadsConfig:
                               "method (0 = none)")
     own_lm_head: bool = param(False, help="a trainable LM head copy per head (Medusa-1) instead "
                               "of the shared frozen base head")
-    num_prompts: int = param(64, help="corpus prompts (half chat, half docs) to self-distill")
-    gen_tokens: int = param(64, help="tokens the base model generates per prompt")
-    gen_batch_size: int = param(16, help="prompts per batched generate call")
-    steps: int = param(300, help="optimizer steps")
+    num_prompts: int = param(16, help="corpus prompts (half chat, half docs) to self-distill")
+    gen_tokens: int = param(24, help="tokens the base model generates per prompt")
+    context_chars: int = param(1500, help="characters of each docs passage (teacher-forced "
+                               "positions, labelled with the model's own greedy choices)")
+    gen_batch_size: int = param(8, help="prompts per batched generate call")
+    steps: int = param(200, help="optimizer steps")
     batch_size: int = param(256, help="positions per step")
     lr: float = param(2e-3, help="AdamW learning rate")
     checkpoint_every: int = param(50, help="steps between checkpoints")
@@ -71,7 +73,7 @@ class TrainHeadsConfig:
         if not self.output:
             raise UserError("--output DIR is required (where heads.safetensors goes)")
         for name in ("num_heads", "num_prompts", "gen_tokens", "steps", "batch_size",
-                     "checkpoint_every", "gen_batch_size"):
+                     "checkpoint_every", "gen_batch_size", "context_chars"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1")
         if self.num_prompts < 2:

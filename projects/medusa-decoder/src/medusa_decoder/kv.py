@@ -76,6 +76,7 @@ class TargetRunner:
             mask[0, 0, :, n:] = tree.ancestor_mask().to(self.device)  # (T, T) tree attention
         return self._run(ids, positions, mask)
 
+    @torch.inference_mode()
     def keep(self, path: list[int]) -> None:
         """Keep the prefix and the nodes of `path` (increasing indices, root first)."""
         n = self.length

@@ -1,9 +1,13 @@
 """train-heads: Medusa heads (and a draft exit block) by self-distillation, base model frozen.
 
-1. data: the target greedily continues the corpus prompts of the "train" split (chat + docs);
-   one frozen forward over each sequence gives the final hidden states h_t (and, with
-   `draft_layers` L, the normed layer-L states). Targets: head k at t -> token t+1+k; the draft
-   exit block at t -> token t+1. Saved to OUTPUT/data.pt so `--resume` never regenerates.
+1. data: the target greedily continues the corpus prompts of the "train" split (chat questions
+   and Python-docs passages of `context_chars`); one frozen forward over each whole sequence
+   gives the final hidden states h_t (and, with `draft_layers` L, the normed layer-L states) and
+   the model's own greedy choice at every position. Targets: head k at t -> the model's choice
+   after position t+k (= generated token t+1+k on the generated part); the draft exit block at
+   t -> the choice after t. Saved to OUTPUT/data.pt so `--resume` never regenerates.
+   NOTE: the docs passages add teacher-forced positions (the model's choices along real text)
+   because generating is the slow part on a CPU; the chat part is pure self-generation.
 2. training: AdamW on the residual blocks only; the loss is cross-entropy over the vocabulary
    seen in the targets (NOTE: the restriction makes a step ~8x cheaper on the CPU; the heads are
    then measured with the full vocabulary, which is what decoding uses).
@@ -63,25 +67,27 @@ def self_distill_sequences(model: Any, tokenizer: Any, prompts: list[list[int]],
 
 @torch.inference_mode()
 def features_and_targets(model: Any, sequences: list[tuple[int, list[int]]], num_heads: int,
-                         draft_layers: int = 0) -> dict[str, torch.Tensor]:
-    """Per generated position t (from the last prompt token on): h_t, optional normed layer-L
-    state, and targets (N, K+1): column 0 = token t+1 (draft exit), column k = token t+1+k."""
+                         draft_layers: int = 0, skip: int = 4) -> dict[str, torch.Tensor]:
+    """Per position t >= `skip` of each sequence: h_t, the optional normed layer-L state, and
+    targets (N, K+1) = the base model's own greedy choice after position t+k, for k = 0..K
+    (column 0 trains the draft exit block, column k head k). On the generated part this is the
+    generated token t+1+k itself; on prompt text it is what the model would have said there."""
     hidden, early, targets = [], [], []
-    for plen, seq in sequences:
+    for _plen, seq in sequences:
         ids = torch.tensor([seq], device=next(model.parameters()).device)  # (1, T)
         out = model.model(input_ids=ids, output_hidden_states=draft_layers > 0)
-        first = plen - 1  # the last prompt token predicts the first generated one
-        hidden.append(out.last_hidden_state[0, first:-1].float().cpu())  # (n, C)
+        h = out.last_hidden_state[0]  # (T, C)
+        choice = torch.cat([model.lm_head(c).argmax(-1) for c in h.split(256)]).cpu()  # (T,)
+        hidden.append(h[skip:].float().cpu())  # (n, C)
         if draft_layers > 0:
-            h_l = model.model.norm(out.hidden_states[draft_layers][0, first:-1])  # (n, C)
+            h_l = model.model.norm(out.hidden_states[draft_layers][0, skip:])  # (n, C)
             early.append(h_l.float().cpu())
-        seq_t = torch.tensor(seq)
-        n = len(seq) - 1 - first
+        n = len(seq) - skip
         tgt = torch.full((n, num_heads + 1), IGNORE, dtype=torch.long)
         for k in range(num_heads + 1):
-            pos = torch.arange(first, first + n) + 1 + k  # absolute index of the target token
+            pos = torch.arange(skip, len(seq)) + k  # the position whose greedy choice is wanted
             ok = pos < len(seq)
-            tgt[ok, k] = seq_t[pos[ok]]
+            tgt[ok, k] = choice[pos[ok]]
         targets.append(tgt)
     data = {"hidden": torch.cat(hidden), "targets": torch.cat(targets)}
     if draft_layers > 0:
@@ -130,7 +136,7 @@ def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[st
     else:
         half = config.num_prompts // 2
         prompts = (chat_prompts(tokenizer, config.num_prompts - half, "train")
-                   + docs_prompts(tokenizer, half, "train"))
+                   + docs_prompts(tokenizer, half, "train", prefix_chars=config.context_chars))
         seqs = self_distill_sequences(model, tokenizer, prompts, config.gen_tokens,
                                       config.gen_batch_size)
         n_eval = max(1, len(seqs) // 10)
