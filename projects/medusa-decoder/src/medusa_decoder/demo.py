@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from llm_shared import cache_dir, load_causal_lm
 
 from .config import DecodeConfig, DemoConfig, TrainHeadsConfig
@@ -35,6 +37,8 @@ def _quick_heads(model_name: str, model: Any, tokenizer: Any) -> Path:
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     start = time.perf_counter()
+    if config.threads:
+        torch.set_num_threads(config.threads)
     model, tokenizer = load_causal_lm(config.model, device=config.device)
     heads = config.heads or default_heads_path(config.model) or _quick_heads(config.model, model,
                                                                              tokenizer)
