@@ -3,7 +3,6 @@ and a small-vocabulary target/draft pair for the sampling test."""
 
 import pytest
 import torch
-
 from llm_shared import load_causal_lm
 
 

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from medusa_decoder.cli import main
 
 
@@ -34,9 +33,8 @@ def test_bad_inputs_are_one_line_errors(capsys, tiny_heads_path, tmp_path):
 
 
 def test_draft_with_another_tokenizer_is_refused(capsys, tmp_path):
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
     from llm_shared import model_path
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     other = tmp_path / "other-draft"
     LlamaForCausalLM(LlamaConfig(vocab_size=30522, hidden_size=16, intermediate_size=32,

@@ -4,7 +4,6 @@ The reference is Hugging Face `generate(do_sample=False)`; ours run through the 
 
 import pytest
 import torch
-
 from medusa_decoder import DecodeConfig, Decoder
 from medusa_decoder.prompts import chat_prompts, docs_prompts
 

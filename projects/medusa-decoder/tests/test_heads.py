@@ -1,8 +1,9 @@
 """Medusa heads: initialisation, file round trip and model check, training smoke and resume."""
 
+import math
+
 import pytest
 import torch
-
 from llm_shared import UserError
 from medusa_decoder import MedusaHeads, TrainHeadsConfig, load_heads, save_heads, train_heads
 from medusa_decoder.heads import model_fingerprint, read_meta
@@ -24,7 +25,7 @@ def test_round_trip_and_other_model_refused(tiny_model, real_model, tiny_heads_p
     assert len(heads.accuracies) == 3 and all(len(a) == 10 for a in heads.accuracies)
     save_heads(heads, tmp_path / "copy.safetensors", fingerprint=model_fingerprint(model))
     again = load_heads(tmp_path / "copy.safetensors", model)
-    for a, b in zip(heads.state_dict().values(), again.state_dict().values()):
+    for a, b in zip(heads.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     with pytest.raises(UserError, match="hidden size"):
         load_heads(tiny_heads_path, real_model[0])
@@ -48,11 +49,12 @@ def _train(tiny_model, out, steps, resume=False):
 
 def test_training_changes_every_block_and_resume_is_exact(tiny_model, tmp_path):
     full_summary, full = _train(tiny_model, tmp_path / "full", 4)
-    assert full_summary["final_loss"] == full_summary["final_loss"]  # finite, not NaN
+    assert math.isfinite(full_summary["final_loss"])
     fresh = MedusaHeads(full.hidden_size, full.num_heads, draft_layers=1)
-    for (name, trained), init in zip(full.state_dict().items(), fresh.state_dict().values()):
+    pairs = zip(full.state_dict().items(), fresh.state_dict().values(), strict=True)
+    for (name, trained), init in pairs:
         assert not torch.equal(trained, init), name
     _train(tiny_model, tmp_path / "split", 2)
     _, resumed = _train(tiny_model, tmp_path / "split", 4, resume=True)
-    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)

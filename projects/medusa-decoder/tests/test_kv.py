@@ -1,7 +1,6 @@
 """Tree attention and path keeping against plain Hugging Face forwards (tiny-llama)."""
 
 import torch
-
 from medusa_decoder.kv import TargetRunner
 from medusa_decoder.proposers import early_exit_model
 from medusa_decoder.tree import DraftTree

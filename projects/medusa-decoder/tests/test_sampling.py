@@ -9,7 +9,6 @@ import itertools
 import math
 
 import torch
-
 from medusa_decoder.acceptance import accept_speculative, accept_typical
 from medusa_decoder.decoding import generate
 from medusa_decoder.proposers import DraftModelProposer

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from medusa_decoder.tree import DraftTree, TreeLayout, greedy_path, medusa_tree_paths
 
 
@@ -14,7 +13,7 @@ def test_chain_and_depths():
 
 def test_ancestor_mask_worked_example():
     tree = DraftTree([5, 7, 8, 9], [-1, 0, 0, 1])
-    expected = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 1]], dtype=torch.bool)
+    expected = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 1]]).bool()
     assert torch.equal(tree.ancestor_mask(), expected)
 
 

@@ -11,8 +11,14 @@ from .config import BenchConfig, DecodeConfig, DemoConfig, TrainHeadsConfig
 from .decoding import GenerationResult, generate
 from .heads import MedusaHeads, load_heads, model_fingerprint, save_heads
 from .methods import Decoder
-from .proposers import (DraftModelProposer, MedusaProposer, NgramProposer, NoProposer,
-                        Proposer, early_exit_model)
+from .proposers import (
+                        DraftModelProposer,
+                        MedusaProposer,
+                        NgramProposer,
+                        NoProposer,
+                        Proposer,
+                        early_exit_model,
+)
 from .train import train_heads
 from .tree import DraftTree, TreeLayout, medusa_tree_paths
 

@@ -66,7 +66,7 @@ def accept_typical(tree: DraftTree, p: torch.Tensor, *, epsilon: float = 0.09,
                    delta: float = 0.3,
                    generator: torch.Generator | None = None) -> tuple[list[int], int]:
     """Medusa's typical acceptance; the defaults are FasterDecoding/Medusa's posterior_threshold
-    (0.09) and posterior_alpha (0.3): keep x after node i if p_i(x) > min(eps, delta*exp(-H(p_i)))."""
+    (0.09) and posterior_alpha (0.3): keep x after node i if p_i(x) > min(eps, delta*e^-H(p_i))."""
     entropy = -(p * torch.log(p.clamp(min=1e-10))).sum(-1)  # (T,)
     threshold = torch.minimum(torch.full_like(entropy, epsilon), delta * torch.exp(-entropy))
     kids = tree.children()

@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 import torch
-
 from llm_shared import markdown_table
 
 from .config import BenchConfig, DecodeConfig
@@ -37,11 +36,13 @@ class ForwardCounter:
 
     def __enter__(self) -> ForwardCounter:
         self.calls = 0
-        self.handle = self.module.register_forward_hook(lambda *_: self._bump())
+        self.handle = self.module.register_forward_hook(self._bump)
         return self
 
-    def _bump(self) -> None:
-        self.calls += 1
+    def _bump(self, module: torch.nn.Module, *_: Any) -> None:
+        # The self-speculative draft is a shallow copy sharing the hook table: count only ours.
+        if module is self.module:
+            self.calls += 1
 
     def __exit__(self, *exc: Any) -> None:
         self.handle.remove()

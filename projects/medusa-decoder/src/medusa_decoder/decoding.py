@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-
 from llm_shared import UserError
 
 from .acceptance import accept_greedy, accept_speculative, accept_typical, probabilities

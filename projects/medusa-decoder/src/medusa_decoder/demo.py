@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from llm_shared import cache_dir, load_causal_lm
 
 from .config import DecodeConfig, DemoConfig, TrainHeadsConfig

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from llm_shared import UserError, atomic_write
 from safetensors import safe_open
 from torch import nn
-
-from llm_shared import UserError, atomic_write
 
 FORMAT = "medusa-decoder-heads/1"
 

@@ -14,16 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm
 from torch import nn
 
-from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm
-
-from .config import METHODS as OURS_METHODS
 from .config import DecodeConfig
 from .decoding import GenerationResult, generate
 from .heads import MedusaHeads, load_heads
-from .proposers import (DraftModelProposer, MedusaProposer, NgramProposer, NoProposer,
-                        Proposer, check_same_tokenizer, early_exit_model)
+from .proposers import (
+    DraftModelProposer,
+    MedusaProposer,
+    NgramProposer,
+    NoProposer,
+    Proposer,
+    check_same_tokenizer,
+    early_exit_model,
+)
 from .tree import TreeLayout, medusa_tree_paths
 
 DEFAULT_DRAFT_LAYERS = 8

@@ -23,10 +23,9 @@ import copy
 from typing import Any, Protocol
 
 import torch
+from llm_shared import UserError
 from torch import nn
 from transformers import DynamicCache
-
-from llm_shared import UserError
 
 from .acceptance import probabilities
 from .heads import MedusaHeads
@@ -115,7 +114,7 @@ def early_exit_model(model: Any, num_layers: int) -> Any:
 def check_same_tokenizer(target_tokenizer: Any, draft_tokenizer: Any) -> None:
     if target_tokenizer.get_vocab() != draft_tokenizer.get_vocab():
         raise UserError("the draft model uses another tokenizer than the target; pass a draft "
-                        "with the same vocabulary or use --draft-layers for a self-speculative draft")
+                        "with the same vocabulary or use --draft-layers (self-speculative)")
 
 
 class DraftModelProposer:

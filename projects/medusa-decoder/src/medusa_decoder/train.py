@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
 from llm_shared import UserError, atomic_write, progress_bar, seed_everything
+from torch import nn
 
 from .config import TrainHeadsConfig
 from .heads import MedusaHeads, model_fingerprint, save_heads
@@ -54,7 +53,7 @@ def self_distill_sequences(model: Any, tokenizer: Any, prompts: list[list[int]],
                                 device=device)
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=gen_tokens,
                                  do_sample=False, pad_token_id=pad)  # (B, width + N)
-            for row, p in zip(gen.tolist(), batch):
+            for row, p in zip(gen.tolist(), batch, strict=True):
                 cont = row[width:]
                 eos = model.generation_config.eos_token_id
                 stops = {eos} if isinstance(eos, int) else set(eos or [])
@@ -206,6 +205,7 @@ def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[st
         summary["draft_exit_top1"] = round(float((pred[ok] == tgt[ok]).float().mean()), 4)
         extra["exit_accuracy"] = summary["draft_exit_top1"]
     save_heads(heads, out_dir / "heads.safetensors", fingerprint=fingerprint, extra=extra)
+    tail = losses[-20:]
     return {"output": str(out_dir / "heads.safetensors"), "steps": step,
-            "train_positions": N, "final_loss": round(sum(losses[-20:]) / max(len(losses[-20:]), 1), 4)
-            if losses else None, "seconds": round(time.perf_counter() - start, 1), **summary}
+            "train_positions": N, "final_loss": round(sum(tail) / len(tail), 4) if tail else None,
+            "seconds": round(time.perf_counter() - start, 1), **summary}

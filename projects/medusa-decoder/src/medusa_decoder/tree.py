@@ -149,5 +149,6 @@ class TreeLayout:
 
     def fill(self, root: int, topk: list[list[int]]) -> DraftTree:
         """topk[k] = head k+1's ranked tokens -> the tree of this step."""
-        tokens = [root] + [topk[d - 1][c] for d, c in zip(self.depth[1:], self.choice[1:])]
+        pairs = zip(self.depth[1:], self.choice[1:], strict=True)
+        tokens = [root] + [topk[d - 1][c] for d, c in pairs]
         return DraftTree(tokens, list(self.parents))
