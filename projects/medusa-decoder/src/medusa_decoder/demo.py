@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from llm_shared import cache_dir, load_causal_lm
 
+from .config import METHODS as OURS_METHODS
 from .config import DecodeConfig, DemoConfig, TrainHeadsConfig
-from .methods import OURS_METHODS, Decoder, default_heads_path
+from .methods import Decoder, default_heads_path
 from .prompts import chat_prompts, docs_prompts
 
 
