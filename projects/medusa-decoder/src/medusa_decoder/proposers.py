@@ -118,7 +118,10 @@ def check_same_tokenizer(target_tokenizer: Any, draft_tokenizer: Any) -> None:
 
 
 class DraftModelProposer:
-    """k greedy (or sampled, with q recorded) tokens from a draft LM with its own KV cache."""
+    """Up to k greedy (or sampled, with q recorded) tokens from a draft LM with its own KV cache.
+
+    The number proposed adapts like HF's "heuristic" schedule: +2 after a step where every
+    draft token was accepted, -1 (not below 1) otherwise, capped at k; it starts at k."""
 
     name = "draft"
 
@@ -132,6 +135,21 @@ class DraftModelProposer:
     def reset(self) -> None:
         self.cache = DynamicCache(config=self.draft.config)
         self.cached: list[int] = []  # the tokens whose keys/values the draft cache holds
+        self.current_k = self.k
+        self.last: tuple[int, list[int]] | None = None  # (len(ids) then, tokens proposed)
+
+    def _adapt(self, ids: list[int]) -> None:
+        if self.last is None:
+            return
+        start, proposal = self.last
+        accepted = 0
+        while (accepted < len(proposal) and start + accepted < len(ids)
+               and ids[start + accepted] == proposal[accepted]):
+            accepted += 1
+        if accepted == len(proposal):
+            self.current_k = min(self.k, self.current_k + 2)
+        else:
+            self.current_k = max(1, self.current_k - 1)
 
     def _step(self, new: list[int]) -> torch.Tensor:
         start = len(self.cached)
@@ -151,9 +169,11 @@ class DraftModelProposer:
             common += 1
         truncate_cache(self.cache, common)
         self.cached = self.cached[:common]
+        self._adapt(ids)
+        k = self.current_k
         tokens, probs = [ids[-1]], [None]
         logits = self._step(ids[common:])  # catch up on accepted tokens + the root
-        for i in range(self.k):
+        for i in range(k):
             if temperature > 0:
                 q = probabilities(logits[None], temperature)[0]  # (V,)
                 token = int(torch.multinomial(q, 1, generator=generator))
@@ -162,8 +182,9 @@ class DraftModelProposer:
                 token = int(logits.argmax())
                 probs.append(None)
             tokens.append(token)
-            if i + 1 < self.k:
+            if i + 1 < k:
                 logits = self._step([token])
+        self.last = (len(ids), tokens[1:])
         return DraftTree.chain(tokens, probs)
 
 
