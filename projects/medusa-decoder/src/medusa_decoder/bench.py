@@ -1,0 +1,124 @@
+"""Benchmark: tokens/s and accepted tokens per target forward, ours vs Hugging Face generate.
+
+Methods (same prompts, same max tokens, greedy, one process, interleaved per prompt so machine
+noise hits all of them alike; the median of `repeats` per prompt):
+- ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa;
+- HF: `generate(do_sample=False)`, with `prompt_lookup_num_tokens=k`, and with
+  `assistant_model=` our draft (the same early-layer model, so the comparison is of the loops).
+Accepted tokens per forward = (tokens - 1) / (target forwards - 1) for every method: the prefill
+forward yields the first token. HF's forwards are counted with a hook on the target.
+Each row also says whether the tokens equal our plain greedy's (they must, for ours).
+Used by `medusa-decoder bench` and bench/bench_decoding.py. Leaves out batch > 1.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+from llm_shared import markdown_table
+
+from .config import BenchConfig, DecodeConfig
+from .methods import Decoder
+from .prompts import prompts as corpus_prompts
+
+OURS = ("greedy", "ngram", "draft", "medusa")
+HF = ("hf_greedy", "hf_prompt_lookup", "hf_assisted")
+
+
+class ForwardCounter:
+    """Counts forward calls of a module while active (HF generate's target forwards)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module, self.calls, self.handle = module, 0, None
+
+    def __enter__(self) -> ForwardCounter:
+        self.calls = 0
+        self.handle = self.module.register_forward_hook(self._bump)
+        return self
+
+    def _bump(self, module: torch.nn.Module, *_: Any) -> None:
+        # The self-speculative draft is a shallow copy sharing the hook table: count only ours.
+        if module is self.module:
+            self.calls += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        self.handle.remove()
+
+
+def _hf_run(decoder: Decoder, method: str, prompt: list[int], max_tokens: int,
+            k: int) -> tuple[list[int], int]:
+    model = decoder.model
+    ids = torch.tensor([prompt], device=next(model.parameters()).device)
+    kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": False,
+                              "attention_mask": torch.ones_like(ids),
+                              "pad_token_id": decoder.tokenizer.pad_token_id}
+    if method == "hf_prompt_lookup":
+        kwargs["prompt_lookup_num_tokens"] = k
+    elif method == "hf_assisted":
+        kwargs["assistant_model"] = decoder.draft
+    with ForwardCounter(model) as counter, torch.inference_mode():
+        out = model.generate(ids, **kwargs)
+    return out[0, len(prompt):].tolist(), counter.calls
+
+
+def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, Any]:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    decoder = decoder or Decoder(DecodeConfig(model=config.model, heads=config.heads,
+                                              tree_size=config.tree_size, k=config.k,
+                                              max_tokens=config.max_tokens,
+                                              device=config.device))
+    methods = list(config.methods)
+    rows, summary = [], {}
+    for kind in ("chat", "docs"):
+        prompt_list = corpus_prompts(decoder.tokenizer, kind, config.prompts, "eval")
+        seconds = {m: 0.0 for m in methods}
+        tokens = {m: 0 for m in methods}
+        steps = {m: [0, 0] for m in methods}  # [tokens - 1, forwards - 1] summed over prompts
+        same = {m: True for m in methods}
+        for prompt in prompt_list:
+            times: dict[str, list[float]] = {m: [] for m in methods}
+            outs: dict[str, list[int]] = {}
+            for r in range(config.repeats):
+                order = methods if r % 2 == 0 else methods[::-1]
+                for m in order:
+                    start = time.perf_counter()
+                    if m in OURS:
+                        res = decoder.generate(prompt, m, max_tokens=config.max_tokens)
+                        out, fwd = res.tokens, res.forwards
+                    else:
+                        out, fwd = _hf_run(decoder, m, prompt, config.max_tokens, config.k)
+                    times[m].append(time.perf_counter() - start)
+                    if r == 0:
+                        outs[m] = out
+                        tokens[m] += len(out)
+                        steps[m][0] += len(out) - 1
+                        steps[m][1] += fwd - 1
+            reference = outs.get("greedy", outs.get("hf_greedy"))
+            for m in methods:
+                seconds[m] += statistics.median(times[m])
+                same[m] &= reference is None or outs[m] == reference
+        base = tokens["greedy"] / seconds["greedy"] if "greedy" in methods else None
+        for m in methods:
+            tps = tokens[m] / seconds[m]
+            row = {"prompts": kind, "method": m, "tokens": tokens[m],
+                   "tokens_per_s": round(tps, 2),
+                   "accepted_per_forward": round(steps[m][0] / max(steps[m][1], 1), 3),
+                   "speedup_vs_greedy": round(tps / base, 3) if base else None,
+                   "same_as_greedy": same[m]}
+            rows.append(row)
+            summary[f"{kind}/{m}"] = {k: row[k] for k in ("tokens_per_s", "accepted_per_forward",
+                                                          "speedup_vs_greedy", "same_as_greedy")}
+    print(markdown_table(rows))
+    best = max((r for r in rows if r["method"] in OURS and r["method"] != "greedy"),
+               key=lambda r: r["speedup_vs_greedy"] or 0, default=None)
+    result: dict[str, Any] = {"tokens_per_s": {k: v["tokens_per_s"] for k, v in summary.items()},
+                              "results": summary, "threads": torch.get_num_threads(),
+                              "max_tokens": config.max_tokens, "prompts_per_kind": config.prompts}
+    if best is not None:
+        result["best"] = {"method": best["method"], "prompts": best["prompts"],
+                          "speedup_vs_greedy": best["speedup_vs_greedy"]}
+    return result

@@ -1,0 +1,135 @@
+"""From a method name to a ready proposer: loads the target, heads file and draft once.
+
+`Decoder(config)` holds the target model and tokenizer and builds `proposer(method)` for
+greedy / ngram / draft / medusa; `decoder.generate(prompt_ids, method)` runs one of them.
+The heads file defaults to the one packaged for the embedded model (`medusa_decoder/data/`),
+written by `medusa-decoder train-heads --output ...` (the README gives the command).
+Self-speculative draft: the target's first L layers; when the heads file carries an exit block
+trained for that L (train-heads --draft-layers L), it sits between the final norm and LM head.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm
+from torch import nn
+
+from .config import DecodeConfig
+from .decoding import GenerationResult, generate
+from .heads import MedusaHeads, load_heads
+from .proposers import (
+    DraftModelProposer,
+    MedusaProposer,
+    NgramProposer,
+    NoProposer,
+    Proposer,
+    check_same_tokenizer,
+    early_exit_model,
+)
+from .tree import TreeLayout, medusa_tree_paths
+
+DEFAULT_DRAFT_LAYERS = 8
+PACKAGED_HEADS = Path(__file__).parent / "data" / f"{EMBEDDED_LLM}.heads.safetensors"
+
+
+def default_heads_path(model_name: str) -> Path | None:
+    return PACKAGED_HEADS if model_name == EMBEDDED_LLM and PACKAGED_HEADS.is_file() else None
+
+
+def medusa_layout(heads: MedusaHeads, tree_size: int) -> TreeLayout:
+    if not heads.accuracies:
+        raise UserError("the heads file has no measured accuracies; retrain with train-heads")
+    return TreeLayout.from_paths(medusa_tree_paths(heads.accuracies, tree_size))
+
+
+class Decoder:
+    def __init__(self, config: DecodeConfig, model: Any = None, tokenizer: Any = None) -> None:
+        self.config = config
+        if model is None:
+            model, tokenizer = load_causal_lm(config.model, device=config.device)
+        self.model, self.tokenizer = model, tokenizer
+        self._heads: MedusaHeads | None = None
+        self._draft: Any = None
+        self._proposers: dict[str, Proposer] = {}
+
+    @property
+    def heads(self) -> MedusaHeads:
+        if self._heads is None:
+            path = self.config.heads or default_heads_path(self.config.model)
+            if path is None:
+                raise UserError(f"no heads file for {self.config.model}; run `medusa-decoder "
+                                "train-heads --output DIR` and pass --heads DIR/heads.safetensors")
+            self._heads = load_heads(path, self.model)
+        return self._heads
+
+    def _heads_if_any(self) -> MedusaHeads | None:
+        if self.config.heads or default_heads_path(self.config.model):
+            return self.heads
+        return None
+
+    @property
+    def draft(self) -> Any:
+        """The draft LM: --draft-model, else the target's first L layers (+ exit block)."""
+        if self._draft is None:
+            if self.config.draft_model:
+                draft, draft_tok = load_causal_lm(self.config.draft_model,
+                                                  device=self.config.device)
+                check_same_tokenizer(self.tokenizer, draft_tok)
+                self._draft = draft
+            else:
+                heads = self._heads_if_any()
+                layers = self.config.draft_layers or (
+                    heads.draft_layers if heads is not None and heads.draft_layers
+                    else DEFAULT_DRAFT_LAYERS)
+                draft = early_exit_model(self.model, layers)
+                if heads is not None and heads.exit_block is not None \
+                        and heads.draft_layers == layers:
+                    draft.lm_head = nn.Sequential(heads.exit_block, self.model.lm_head)
+                self._draft = draft
+        return self._draft
+
+    def proposer(self, method: str) -> Proposer:
+        if method not in self._proposers:
+            c = self.config
+            if method == "greedy":
+                prop: Proposer = NoProposer()
+            elif method == "ngram":
+                prop = NgramProposer(c.k, c.max_ngram)
+            elif method == "draft":
+                prop = DraftModelProposer(self.draft, c.k)
+            elif method == "medusa":
+                prop = MedusaProposer(self.heads, self.model.lm_head,
+                                      medusa_layout(self.heads, c.tree_size))
+            else:
+                raise UserError(f"unknown method {method!r}; use greedy, ngram, draft or medusa")
+            self._proposers[method] = prop
+        return self._proposers[method]
+
+    def generate(self, prompt: list[int], method: str | None = None, *,
+                 max_tokens: int | None = None, seed: int | None = None) -> GenerationResult:
+        c = self.config
+        method = method or c.method
+        mode = c.acceptance
+        if mode == "auto":
+            mode = "greedy" if c.temperature == 0 else ("typical" if method == "medusa"
+                                                         else "sample")
+        if mode == "sample" and method == "medusa":
+            raise UserError("speculative sampling needs a chain; use --acceptance typical "
+                            "with medusa, or --method ngram/draft")
+        generator = torch.Generator(device="cpu").manual_seed(c.seed if seed is None else seed)
+        return generate(self.model, self.proposer(method), prompt,
+                        max_new_tokens=max_tokens or c.max_tokens, mode=mode,
+                        temperature=c.temperature, generator=generator,
+                        typical_epsilon=c.typical_epsilon, typical_delta=c.typical_delta)
+
+    def encode_prompt(self, text: str, chat: bool = True) -> list[int]:
+        if not text.strip():
+            raise UserError("--prompt is empty; pass some text")
+        if chat and getattr(self.tokenizer, "chat_template", None):
+            ids = self.tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                                     add_generation_prompt=True, return_dict=True)
+            return list(ids["input_ids"])
+        return list(self.tokenizer(text)["input_ids"])

@@ -1,0 +1,211 @@
+"""The proposer interface and its three proposers: n-gram prompt lookup, a draft model, Medusa.
+
+A proposer sees the whole sequence so far (`ids`, whose last token is the root: chosen by the
+target, not yet verified against anything) and the target's last hidden state, and returns a
+`DraftTree` rooted at that token. The decoder verifies it; the proposer never needs to know what
+was accepted, since it reads `ids` again next step.
+
+- `NgramProposer`: prompt lookup decoding (Saxena 2023, HF `prompt_lookup_num_tokens`): find the
+  latest earlier occurrence of the last n tokens (n from `max_ngram` down to `min_ngram`) and
+  propose the k tokens that followed it. Costs no model call.
+- `DraftModelProposer`: a smaller causal LM with the same tokenizer, run autoregressively for k
+  tokens with its own KV cache (cropped to the common prefix each step). `early_exit_model`
+  makes the self-speculative draft: the target's own first L layers + its final norm and LM head.
+- `MedusaProposer`: K heads on the target's last hidden state give ranked tokens for positions
+  +1..+K after the root; a fixed `TreeLayout` (from measured accuracies) picks the candidates.
+
+Leaves out EAGLE's feature-level autoregressive draft and dynamic trees.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Protocol
+
+import torch
+from llm_shared import UserError
+from torch import nn
+from transformers import DynamicCache
+
+from .acceptance import probabilities
+from .heads import MedusaHeads
+from .kv import truncate_cache
+from .tree import DraftTree, TreeLayout
+
+
+class Proposer(Protocol):
+    name: str
+
+    def reset(self) -> None:
+        """Forget any per-sequence state (call before a new prompt)."""
+
+    def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> DraftTree:
+        """ids: the sequence, ending with the root; hidden (C,): the target state before it."""
+
+
+class NoProposer:
+    """Plain decoding through the same verifier: a one-node tree, one token per forward."""
+
+    name = "greedy"
+
+    def reset(self) -> None:
+        pass
+
+    def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> DraftTree:
+        return DraftTree.chain([ids[-1]])
+
+
+class NgramProposer:
+    """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c."""
+
+    name = "ngram"
+
+    def __init__(self, num_tokens: int = 6, max_ngram: int = 3, min_ngram: int = 1) -> None:
+        if not 1 <= min_ngram <= max_ngram or num_tokens < 1:
+            raise UserError("n-gram sizes need 1 <= min <= max and k >= 1; fix --max-ngram/--k")
+        self.k, self.max_ngram, self.min_ngram = num_tokens, max_ngram, min_ngram
+
+    def reset(self) -> None:
+        pass
+
+    def lookup(self, ids: list[int]) -> list[int]:
+        """The continuation of the most recent earlier match of the longest suffix n-gram."""
+        L = len(ids)
+        for n in range(min(self.max_ngram, L - 1), self.min_ngram - 1, -1):
+            suffix = ids[L - n:]
+            # Scan right to left: the latest occurrence is the likeliest continuation.
+            for start in range(L - n - 1, -1, -1):
+                if ids[start:start + n] == suffix:
+                    follow = ids[start + n:start + n + self.k]
+                    if follow:
+                        return follow
+        return []
+
+    def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> DraftTree:
+        return DraftTree.chain([ids[-1]] + self.lookup(ids))
+
+
+def early_exit_model(model: Any, num_layers: int) -> Any:
+    """The target's first `num_layers` layers + its final norm and LM head, as a causal LM that
+    shares the target's weights (no copy) and works with HF `generate(assistant_model=...)`."""
+    total = model.config.num_hidden_layers
+    if not 1 <= num_layers < total:
+        raise UserError(f"--draft-layers must be in 1..{total - 1} for this model "
+                        f"(got {num_layers})")
+    config = copy.deepcopy(model.config)
+    config.num_hidden_layers = num_layers
+    if getattr(config, "layer_types", None):
+        config.layer_types = config.layer_types[:num_layers]
+    inner = copy.copy(model.model)
+    inner._modules = dict(inner._modules)  # own module table, same module objects
+    inner.layers = nn.ModuleList(list(model.model.layers[:num_layers]))
+    inner.config = config
+    draft = copy.copy(model)
+    draft._modules = dict(draft._modules)
+    draft.model = inner
+    draft.config = config
+    draft.generation_config = copy.deepcopy(model.generation_config)
+    return draft
+
+
+def check_same_tokenizer(target_tokenizer: Any, draft_tokenizer: Any) -> None:
+    if target_tokenizer.get_vocab() != draft_tokenizer.get_vocab():
+        raise UserError("the draft model uses another tokenizer than the target; pass a draft "
+                        "with the same vocabulary or use --draft-layers (self-speculative)")
+
+
+class DraftModelProposer:
+    """Up to k greedy (or sampled, with q recorded) tokens from a draft LM with its own KV cache.
+
+    The number proposed adapts like HF's "heuristic" schedule: +2 after a step where every
+    draft token was accepted, -1 (not below 1) otherwise, capped at k; it starts at k."""
+
+    name = "draft"
+
+    def __init__(self, draft: Any, num_tokens: int = 4) -> None:
+        if num_tokens < 1:
+            raise UserError(f"--k must be >= 1 (got {num_tokens})")
+        self.draft, self.k = draft, num_tokens
+        self.device = next(draft.parameters()).device
+        self.reset()
+
+    def reset(self) -> None:
+        self.cache = DynamicCache(config=self.draft.config)
+        self.cached: list[int] = []  # the tokens whose keys/values the draft cache holds
+        self.current_k = self.k
+        self.last: tuple[int, list[int]] | None = None  # (len(ids) then, tokens proposed)
+
+    def _adapt(self, ids: list[int]) -> None:
+        if self.last is None:
+            return
+        start, proposal = self.last
+        accepted = 0
+        while (accepted < len(proposal) and start + accepted < len(ids)
+               and ids[start + accepted] == proposal[accepted]):
+            accepted += 1
+        if accepted == len(proposal):
+            self.current_k = min(self.k, self.current_k + 2)
+        else:
+            self.current_k = max(1, self.current_k - 1)
+
+    def _step(self, new: list[int]) -> torch.Tensor:
+        start = len(self.cached)
+        ids = torch.tensor([new], device=self.device)  # (1, t)
+        positions = torch.arange(start, start + len(new), device=self.device)[None]  # (1, t)
+        out = self.draft.model(input_ids=ids, position_ids=positions, cache=self.cache,
+                               use_cache=True)
+        self.cached.extend(new)
+        return self.draft.lm_head(out.last_hidden_state[0, -1])  # (V,)
+
+    @torch.inference_mode()
+    def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> DraftTree:
+        common = 0
+        limit = min(len(self.cached), len(ids) - 1)
+        while common < limit and self.cached[common] == ids[common]:
+            common += 1
+        truncate_cache(self.cache, common)
+        self.cached = self.cached[:common]
+        self._adapt(ids)
+        k = self.current_k
+        tokens, probs = [ids[-1]], [None]
+        logits = self._step(ids[common:])  # catch up on accepted tokens + the root
+        for i in range(k):
+            if temperature > 0:
+                q = probabilities(logits[None], temperature)[0]  # (V,)
+                token = int(torch.multinomial(q, 1, generator=generator))
+                probs.append(q)
+            else:
+                token = int(logits.argmax())
+                probs.append(None)
+            tokens.append(token)
+            if i + 1 < k:
+                logits = self._step([token])
+        self.last = (len(ids), tokens[1:])
+        return DraftTree.chain(tokens, probs)
+
+
+class MedusaProposer:
+    """Medusa heads + a fixed candidate tree; heads run on the target's hidden state only."""
+
+    name = "medusa"
+
+    def __init__(self, heads: MedusaHeads, lm_head: nn.Module, layout: TreeLayout) -> None:
+        if layout.max_depth > heads.num_heads:
+            raise UserError(f"the tree is {layout.max_depth} deep but the file has "
+                            f"{heads.num_heads} heads; lower --tree-size")
+        self.heads, self.lm_head, self.layout = heads, lm_head, layout
+
+    def reset(self) -> None:
+        pass
+
+    @torch.inference_mode()
+    def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> DraftTree:
+        depth = self.layout.max_depth
+        logits = self.heads.logits(hidden[None], self.lm_head, num_heads=depth)[0]  # (K, V)
+        topk = logits.topk(self.layout.max_choice, dim=-1).indices.tolist()  # (K, top)
+        return self.layout.fill(ids[-1], topk)
