@@ -172,13 +172,11 @@ def model_path(name_or_path: str) -> Path | str:
 
 
 def _quiet_loading() -> None:
-    """Hide transformers' per-load progress bars where ours are hidden (CI logs, pipes)."""
+    """Hide transformers' per-load "Loading weights" bars: stderr is for our own progress and the
+    one-line error, and a bar printed before that error would break the one-line contract."""
     from transformers.utils import logging as hf_logging
 
-    from .progress import progress_enabled
-
-    if not progress_enabled():
-        hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()
 
 
 def _hub_error(name: str, exc: Exception, known: tuple[str, ...]) -> UserError:
@@ -191,6 +189,7 @@ def _hub_error(name: str, exc: Exception, known: tuple[str, ...]) -> UserError:
 def load_tokenizer(name_or_path: str = EMBEDDED_LLM) -> Any:
     from transformers import AutoTokenizer
 
+    _quiet_loading()
     source = model_path(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(source)
@@ -267,6 +266,7 @@ def load_sentence_encoder(name_or_path: str = EMBEDDED_ENCODER, *,
     """The embedded all-MiniLM-L6-v2 (default), `tiny-bert`, a local folder or a hub id."""
     from transformers import AutoModel, AutoTokenizer
 
+    _quiet_loading()
     target = pick_device(device)
     source = model_path(name_or_path)
     try:

@@ -54,9 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # keep stderr for our own progress and one-line errors
     if args.command == "train-heads":
         from .train import train_heads
 

@@ -106,11 +106,6 @@ def _eval(config: EvalConfig, quiet: bool) -> dict:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from transformers.utils import logging as hf_logging
-
-    # stderr carries our progress and the one-line error; transformers' per-load weight bars
-    # would put a progress line before the error.
-    hf_logging.disable_progress_bar()
     if args.command == "make-task":
         from .task import make_task, write_jsonl
 

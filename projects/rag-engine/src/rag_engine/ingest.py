@@ -31,9 +31,6 @@ from .types import Chunk, SourceDocument
 @lru_cache(maxsize=4)
 def get_encoder(name: str, device: str = "auto") -> SentenceEncoder:
     """Load each encoder once per process (the server and tests reuse it)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # stderr keeps our own progress and one-line errors only
     return load_sentence_encoder(name, device=device)
 
 

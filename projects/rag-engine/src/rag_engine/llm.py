@@ -28,9 +28,6 @@ class LLM:
 
 @lru_cache(maxsize=2)
 def get_llm(name: str, device: str = "auto") -> LLM:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
     model, tokenizer = load_causal_lm(name, device=device)
     return LLM(model, tokenizer, name)
 

@@ -159,9 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # our own rich bars report progress; keep stderr clean
     if args.command == "bench":
         from .bench import BenchConfig, run_bench
 
