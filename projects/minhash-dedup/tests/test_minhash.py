@@ -131,3 +131,44 @@ def test_union_find_root_is_the_first_occurrence():
 
 def test_exact_jaccard_worked_example():
     assert jaccard(np.array([1, 2, 3], np.uint32), np.array([2, 3, 4], np.uint32)) == 0.5
+
+
+def test_verify_leans_the_band_choice_to_recall_unless_the_user_sets_the_weight():
+    from minhash_dedup.config import VERIFY_FP_WEIGHT, PipelineConfig
+    from minhash_dedup.dedup import IndexParams
+
+    plain = IndexParams.from_config(PipelineConfig())
+    verified = IndexParams.from_config(PipelineConfig(verify=True))
+    pinned = IndexParams.from_config(PipelineConfig(verify=True, fp_weight=0.5))
+    assert (plain.bands, plain.rows) == _optimal_param(0.8, 128, 0.5, 0.5) == (9, 13)
+    assert (verified.bands, verified.rows) == _optimal_param(
+        0.8, 128, VERIFY_FP_WEIGHT, 1 - VERIFY_FP_WEIGHT) == (12, 10)
+    assert (pinned.bands, pinned.rows) == (9, 13)
+
+
+def test_verify_mode_has_higher_recall_and_exact_precision_on_planted_duplicates():
+    from minhash_dedup.benchmark import BenchConfig, run_bench
+
+    row = run_bench(BenchConfig(docs=1500, words=120, thresholds=[0.8]), timed=False)["rows"][0]
+    assert row["true pairs"] > 20
+    assert row["ours --verify P"] == 1.0
+    assert row["ours --verify R"] > row["ours R"]
+    assert row["ours --verify R"] > row["datasketch R"]
+
+
+def test_jaccard_takes_raw_hash_arrays_with_repeats_in_any_order():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 40, 300).astype(np.uint32)  # many repeats, unsorted
+    b = rng.integers(20, 60, 200).astype(np.uint32)
+    sa, sb = set(a.tolist()), set(b.tolist())
+    assert jaccard(a, b) == len(sa & sb) / len(sa | sb)
+    assert jaccard(np.array([3, 1, 1, 2], np.uint32), np.array([2, 3, 4, 4], np.uint32)) == 0.5
+
+
+def test_shingle_slices_are_the_documents_hashes():
+    from minhash_dedup.dedup import shingle_slices
+
+    counts = np.array([2, 0, 3])
+    values = np.arange(5, dtype=np.uint32)
+    got = shingle_slices(values, counts)
+    assert [g.tolist() for g in got] == [[0, 1], [], [2, 3, 4]]

@@ -6,11 +6,13 @@
    inside a family; pairs across families share no 5-gram (independent random text) and count
    as negatives.
 2. For each threshold t: LSH candidate pairs (documents sharing a bucket in any band) of ours and
-   of datasketch `MinHashLSH` (same num_perm, same b x r from the same optimisation), precision
-   and recall against {pairs with Jaccard >= t}; "verified" = ours after exact-Jaccard checking.
+   of datasketch `MinHashLSH` (same num_perm, same permutations, same b x r from the same
+   optimisation), precision and recall against {pairs with Jaccard >= t}; "ours --verify" = the
+   recall-leaning b x r that `--verify` picks, candidates then checked by exact Jaccard.
 3. Speed: signatures + LSH from raw texts, ours (batched numpy) against datasketch used as its
    docs show (one `MinHash` per document, `update_batch`, `MinHashLSH.insert` then `query`),
-   alternating runs, median (`llm_shared.compare`). Leaves out disk I/O.
+   alternating runs, median (`llm_shared.compare`); `--verify` adds the shingle sets and the
+   checks. Leaves out disk I/O.
 Run: `uv run minhash-dedup bench` (quick) or `uv run python bench/bench_minhash.py` (README).
 """
 
@@ -23,9 +25,10 @@ from typing import Any
 import numpy as np
 from llm_shared import compare, markdown_table, param
 
+from .config import VERIFY_FP_WEIGHT
 from .dedup import IndexParams, index_batch
-from .lsh import candidate_pairs, jaccard
-from .minhash import optimal_bands, shingle_hashes
+from .lsh import candidate_pairs, jaccard, verify_pairs
+from .minhash import optimal_bands
 
 
 @dataclass
@@ -39,6 +42,8 @@ class BenchConfig:
     speed_threshold: float = param(0.8, help="threshold of the timed runs")
     repeats: int = param(3, help="timed repeats of each implementation (alternating, median)")
     seed: int = param(0, help="corpus seed")
+    perm_seed: int = param(1, help="MinHash permutation seed, the same for both (datasketch's "
+                           "default is 1)")
 
 
 def synthetic_corpus(c: BenchConfig) -> tuple[list[str], list[int]]:
@@ -98,21 +103,24 @@ def _bucket_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
     return pairs
 
 
-def ours_keys(texts: list[str], threshold: float, num_perm: int) -> np.ndarray:
-    """(N, b) band keys, batches of 1000 documents, as the pipeline computes them."""
-    b, r = optimal_bands(threshold, num_perm)
-    params = IndexParams(False, False, True, "word", 5, num_perm, 1, b, r, False, threshold)
-    return np.concatenate([index_batch(texts[s:s + 1000], params).keys
-                           for s in range(0, len(texts), 1000)])
+def ours_keys(texts: list[str], threshold: float, num_perm: int, seed: int = 1,
+              fp_weight: float = 0.5, verify: bool = False) -> tuple[np.ndarray, list]:
+    """(N, b) band keys (+ shingle sets with verify), batches of 1000 documents, as the pipeline
+    computes them."""
+    b, r = optimal_bands(threshold, num_perm, fp_weight)
+    params = IndexParams(False, False, True, "word", 5, num_perm, seed, b, r, verify, threshold)
+    batches = [index_batch(texts[s:s + 1000], params) for s in range(0, len(texts), 1000)]
+    sets = [x for batch in batches for x in (batch.shingle_sets or [])]
+    return np.concatenate([batch.keys for batch in batches]), sets
 
 
-def datasketch_minhashes(texts: list[str], num_perm: int) -> list[Any]:
+def datasketch_minhashes(texts: list[str], num_perm: int, seed: int = 1) -> list[Any]:
     from datasketch import MinHash
 
     out = []
     for text in texts:
         words = text.split()
-        m = MinHash(num_perm=num_perm)
+        m = MinHash(num_perm=num_perm, seed=seed)
         m.update_batch([" ".join(words[k:k + 5]).encode("utf8") for k in range(len(words) - 4)])
         out.append(m)
     return out
@@ -133,45 +141,63 @@ def _pr(predicted: set[tuple[int, int]], truth: set[tuple[int, int]]) -> tuple[f
 
 
 def run_bench(c: BenchConfig, timed: bool = True) -> dict[str, Any]:
+    """Rows per threshold: "ours" (datasketch's b x r), "ours --verify" (the b x r --verify picks,
+    then exact Jaccard), "datasketch"; with `timed`, docs/s of each against datasketch."""
     texts, family = synthetic_corpus(c)
     truth_all = true_pairs(texts, family)
-    word_sets = [np.unique(shingle_hashes(t, "word", 5)) for t in texts]
-    ds_minhashes = datasketch_minhashes(texts, c.num_perm)
+    ds_minhashes = datasketch_minhashes(texts, c.num_perm, c.perm_seed)
     rows = []
     for t in c.thresholds:
         truth = {p for p, j in truth_all.items() if j >= t}
-        ours = _bucket_pairs(ours_keys(texts, t, c.num_perm))
-        verified = {p for p in ours if jaccard(word_sets[p[0]], word_sets[p[1]]) >= t}
+        ours = _bucket_pairs(ours_keys(texts, t, c.num_perm, c.perm_seed)[0])
+        keys, sets = ours_keys(texts, t, c.num_perm, c.perm_seed, VERIFY_FP_WEIGHT, verify=True)
+        verified = {p for p in _bucket_pairs(keys) if jaccard(sets[p[0]], sets[p[1]]) >= t}
         theirs = datasketch_pairs(ds_minhashes, t, c.num_perm)
         b, r = optimal_bands(t, c.num_perm)
-        row: dict[str, Any] = {"threshold": t, "bands x rows": f"{b} x {r}",
-                               "true pairs": len(truth)}
-        for name, pred in (("ours", ours), ("ours verified", verified), ("datasketch", theirs)):
+        vb, vr = optimal_bands(t, c.num_perm, VERIFY_FP_WEIGHT)
+        row: dict[str, Any] = {"threshold": t, "b x r": f"{b} x {r}",
+                               "--verify b x r": f"{vb} x {vr}", "true pairs": len(truth)}
+        for name, pred in (("ours", ours), ("ours --verify", verified), ("datasketch", theirs)):
             precision, recall = _pr(pred, truth)
             row[f"{name} P"] = round(precision, 4)
             row[f"{name} R"] = round(recall, 4)
         rows.append(row)
 
     def ours_run() -> None:  # the pipeline's path: keys, then star pairs per bucket
-        candidate_pairs(ours_keys(texts, c.speed_threshold, c.num_perm))
+        candidate_pairs(ours_keys(texts, c.speed_threshold, c.num_perm, c.perm_seed)[0])
+
+    def ours_verify_run() -> None:  # + shingle sets, recall-leaning b x r, exact Jaccard
+        keys, sets = ours_keys(texts, c.speed_threshold, c.num_perm, c.perm_seed,
+                               VERIFY_FP_WEIGHT, verify=True)
+        verify_pairs(candidate_pairs(keys), sets, c.speed_threshold)
 
     def peer_run() -> None:
-        datasketch_pairs(datasketch_minhashes(texts, c.num_perm), c.speed_threshold, c.num_perm)
+        datasketch_pairs(datasketch_minhashes(texts, c.num_perm, c.perm_seed), c.speed_threshold,
+                         c.num_perm)
 
     if not timed:
         return {"rows": rows, "summary": {}}
     started = time.perf_counter()
     timing = compare(ours_run, peer_run, repeats=c.repeats, names=("ours", "datasketch"))
+    # --verify is timed against plain ours (cheap runs); its docs/s against datasketch divides
+    # datasketch's median above by this median, both from this process.
+    timing_verify = compare(ours_verify_run, ours_run, repeats=c.repeats,
+                            names=("ours --verify", "ours"))
     speed_row = next(r for r in rows if r["threshold"] == c.speed_threshold) \
         if c.speed_threshold in c.thresholds else None
     summary = {
         "docs": len(texts), "words_per_doc": c.words, "num_perm": c.num_perm,
         "threshold": c.speed_threshold,
         "ours_docs_per_s": round(len(texts) / timing.median_a, 1),
+        "ours_verify_docs_per_s": round(len(texts) / timing_verify.median_a, 1),
         "datasketch_docs_per_s": round(len(texts) / timing.median_b, 1),
         "speedup": round(timing.ratio, 2),
+        "speedup_verify": round(timing.median_b / timing_verify.median_a, 2),
         "ours_recall": speed_row["ours R"] if speed_row else None,
+        "ours_verify_recall": speed_row["ours --verify R"] if speed_row else None,
+        "ours_verify_precision": speed_row["ours --verify P"] if speed_row else None,
         "datasketch_recall": speed_row["datasketch R"] if speed_row else None,
+        "datasketch_precision": speed_row["datasketch P"] if speed_row else None,
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     return {"rows": rows, "summary": summary}
@@ -180,9 +206,14 @@ def run_bench(c: BenchConfig, timed: bool = True) -> dict[str, Any]:
 def format_bench(result: dict[str, Any]) -> str:
     s = result["summary"]
     return (markdown_table(result["rows"]) + "\n\n"
-            + markdown_table([{"implementation": "ours (numpy batches)",
-                               "docs/s": s["ours_docs_per_s"], "recall": s["ours_recall"]},
-                              {"implementation": "datasketch MinHash + MinHashLSH",
-                               "docs/s": s["datasketch_docs_per_s"],
-                               "recall": s["datasketch_recall"]}])
-            + f"\n\nspeedup (signatures + LSH, threshold {s['threshold']}): {s['speedup']}x")
+            + markdown_table([
+                {"implementation": "ours (numpy batches)", "docs/s": s["ours_docs_per_s"],
+                 "speedup": s["speedup"], "recall": s["ours_recall"]},
+                {"implementation": "ours --verify (recall-leaning b x r + exact Jaccard)",
+                 "docs/s": s["ours_verify_docs_per_s"], "speedup": s["speedup_verify"],
+                 "recall": s["ours_verify_recall"]},
+                {"implementation": "datasketch MinHash + MinHashLSH",
+                 "docs/s": s["datasketch_docs_per_s"], "speedup": 1.0,
+                 "recall": s["datasketch_recall"]}])
+            + f"\n\nspeedup vs datasketch (signatures + LSH, threshold {s['threshold']}): "
+            f"{s['speedup']}x, with --verify {s['speedup_verify']}x")

@@ -44,7 +44,8 @@ class IndexParams:
         if config.bands:
             bands, rows = config.bands, config.num_perm // config.bands
         else:
-            bands, rows = optimal_bands(config.threshold, config.num_perm, config.fp_weight)
+            bands, rows = optimal_bands(config.threshold, config.num_perm,
+                                        config.band_fp_weight)
         return cls(config.on("normalize"), config.on("exact"), config.on("near"), config.shingle,
                    config.ngram, config.num_perm, config.seed, bands, rows, config.verify,
                    config.threshold)
@@ -55,7 +56,7 @@ class BatchIndex:
     hashes: list[bytes]  # content hash per document ([] when the exact stage is off)
     keys: np.ndarray  # (B, bands) uint64 LSH band keys ((B, 0) when near is off)
     has_shingles: np.ndarray  # (B,) bool: documents without any shingle never enter LSH
-    shingle_sets: list[np.ndarray] | None  # sorted unique shingle hashes, only to verify
+    shingle_sets: list[np.ndarray] | None  # each document's shingle hashes, only to verify
 
 
 def index_batch(texts: list[str], params: IndexParams) -> BatchIndex:
@@ -68,9 +69,16 @@ def index_batch(texts: list[str], params: IndexParams) -> BatchIndex:
     sigs = signatures_flat(values, counts, params.num_perm, params.seed)  # (B, P)
     keys = band_keys(sigs, params.bands, params.rows)  # (B, b)
     has = counts > 0
-    sets = ([np.unique(s) for s in np.split(values, np.cumsum(counts)[:-1])]
-            if params.verify else None)
+    sets = shingle_slices(values, counts) if params.verify else None
     return BatchIndex(hashes, keys, has, sets)
+
+
+def shingle_slices(values: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """Concatenated (S,) shingle hashes of D documents -> D views, as stored for --verify.
+    Sorting and de-duplicating waits until a document is in a candidate pair (`jaccard`): most
+    never are, and a sort per document would cost more than its signature."""
+    ends = np.cumsum(counts).tolist()
+    return [values[end - n:end] for end, n in zip(ends, counts.tolist(), strict=True)]
 
 
 @dataclass

@@ -33,8 +33,18 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
+def _unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort + mask: numpy 2.4's hash-based np.unique is slower here)."""
+    x = np.sort(x)
+    return x[np.concatenate([[True], x[1:] != x[:-1]])] if len(x) else x
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Jaccard of two sorted unique uint32 arrays. jaccard([1,2,3],[2,3,4]) -> 0.5"""
+    """Exact Jaccard of the sets of two hash arrays (any order, repeats allowed).
+
+    jaccard([1,2,3],[2,3,4]) -> 0.5
+    """
+    a, b = _unique(np.asarray(a)), _unique(np.asarray(b))
     if len(a) == 0 and len(b) == 0:
         return 1.0
     inter = len(np.intersect1d(a, b, assume_unique=True))
