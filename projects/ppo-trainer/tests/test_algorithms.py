@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 from llm_shared import UserError
-
 from ppo_trainer.config import TrainConfig
 from ppo_trainer.trainer import Trainer
 

@@ -4,7 +4,6 @@ tiny end-to-end train -> metrics.jsonl -> plot PNG run, plus train-rm on the tin
 import json
 
 import pytest
-
 from ppo_trainer.cli import main
 
 

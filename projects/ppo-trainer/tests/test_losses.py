@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from ppo_trainer.kl_control import AdaptiveKLController, FixedKLController
 from ppo_trainer.losses import (
     bradley_terry_loss,

@@ -3,7 +3,6 @@ a raising / NaN / wrong-length reward function into a RewardError (a skipped ste
 
 import pytest
 from llm_shared import UserError
-
 from ppo_trainer.rewards import (
     RewardError,
     correct_reward,

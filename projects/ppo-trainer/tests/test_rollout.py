@@ -4,7 +4,6 @@ model's own logits (tiny model and the real SmolLM2), with left padding handled 
 import pytest
 import torch
 from llm_shared import UserError
-
 from ppo_trainer.policy import ValueHead, position_ids_from_mask, response_forward
 from ppo_trainer.rollout import HFGenerator, encode_prompts, make_rollout, response_mask
 from ppo_trainer.task import ArithmeticTask

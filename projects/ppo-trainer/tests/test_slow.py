@@ -2,7 +2,6 @@
 held-out reward (seeded; the demo's settings, a few minutes on 2 CPU cores)."""
 
 import pytest
-
 from ppo_trainer.config import TrainConfig
 from ppo_trainer.trainer import train
 

@@ -23,7 +23,8 @@ _EXPORTS = {
     "io": ("atomic_dir", "atomic_write", "emit_json", "write_json"),
     "names": ("EMBEDDED_ENCODER", "EMBEDDED_LLM", "ENCODER_NAMES", "LLM_NAMES", "TINY_ENCODER",
               "TINY_LLM"),
-    "models": ("SentenceEncoder", "cache_dir", "load_causal_lm", "load_sentence_encoder", "load_tokenizer",
+    "models": ("SentenceEncoder", "cache_dir", "load_causal_lm", "load_sentence_encoder",
+               "load_tokenizer",
                "model_path", "smollm2_gguf_path"),
     "progress": ("progress_bar", "track"),
 }

@@ -65,8 +65,9 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls: type, *, config_file: bool = True) -> None:
-    """Add one flag per field of dataclass `cls` (defaults shown in --help, values unset = default)."""
+def add_config_args(parser: argparse.ArgumentParser, cls: type, *,
+                    config_file: bool = True) -> None:
+    """Add one flag per field of dataclass `cls` (defaults in --help, values unset = default)."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(f"{cls.__name__} (defaults -> --config file -> flags)")
     if config_file:

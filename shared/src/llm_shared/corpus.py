@@ -4,7 +4,8 @@ Three kinds, each document with a stable id, a title and its text:
 - `topics`: the language reference topics of `pydoc_data.topics` (prose with code; ~80 documents).
 - `docstrings`: module, class and function docstrings of the stdlib, read with `ast` (no imports,
   so no side effects); one document per docstring of at least `min_chars` characters.
-- `sources`: the stdlib `.py` files themselves (test suites, `site-packages` and `idlelib` left out).
+- `sources`: the stdlib `.py` files themselves (test suites, `site-packages` and `idlelib` left
+  out).
 
 Order is sorted by id, so two runs on the same Python give the same stream. Different Python
 versions ship different text: results are reproducible per interpreter, not across them.

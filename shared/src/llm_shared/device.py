@@ -1,7 +1,8 @@
 """Device, dtype and seeding choices shared by every chapter.
 
-`pick_device("auto")` prefers CUDA, then Apple's MPS, then the CPU. `pick_dtype` keeps float32 on the
-CPU (bf16 matmuls there are slow and change results) and uses bf16 on GPUs that support it.
+`pick_device("auto")` prefers CUDA, then Apple's MPS, then the CPU. `pick_dtype` keeps float32 on
+the CPU (bf16 changes results, and is fast only on CPUs with AVX512-BF16 or AMX) and uses bf16 on
+GPUs that support it; a project that wants bf16 on such a CPU asks for it by name.
 Leaves out multi-GPU placement: projects that shard (zero-trainer) do their own.
 """
 
@@ -47,7 +48,7 @@ def pick_device(preference: str | torch.device | None = "auto") -> torch.device:
 
 
 def pick_dtype(device: torch.device, preference: str | torch.dtype | None = "auto") -> torch.dtype:
-    """'auto' -> bf16 on a GPU that supports it, float32 elsewhere; names like 'bf16' are accepted."""
+    """'auto' -> bf16 on a GPU that supports it, float32 elsewhere; 'bf16'-style names work."""
     if isinstance(preference, torch.dtype):
         return preference
     name = (preference or "auto").lower()
@@ -61,7 +62,7 @@ def pick_dtype(device: torch.device, preference: str | torch.dtype | None = "aut
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices) so that a run repeats exactly on the same machine."""
+    """Seed Python, NumPy and torch (all devices): a run repeats exactly on the same machine."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

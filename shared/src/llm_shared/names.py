@@ -1,4 +1,4 @@
-"""Names of the embedded models (kept apart from models.py so configs can use them without torch)."""
+"""Names of the embedded models (apart from models.py, so configs can use them without torch)."""
 
 EMBEDDED_LLM = "smollm2-135m-instruct"
 TINY_LLM = "tiny-llama"

@@ -33,7 +33,7 @@ class CatalogError(Exception):
 
 
 def _uv() -> list[str]:
-    # `uv run` tells its children where it is; otherwise look on PATH, then for the pip-installed one.
+    # `uv run` tells its children where it is; otherwise look on PATH, then for a pip-installed one.
     found = os.environ.get("UV") or shutil.which("uv")
     return [found] if found else [sys.executable, "-m", "uv"]
 
@@ -121,7 +121,8 @@ def cmd_tour(args: argparse.Namespace) -> int:
     if args.only:
         unknown = [n for n in args.only if n not in BY_PROJECT]
         if unknown:
-            raise CatalogError(f"unknown project(s) {unknown}; `llm-fullstack list` shows the names")
+            raise CatalogError(f"unknown project(s) {unknown}; "
+                               "`llm-fullstack list` shows the names")
         chapters = [c for c in chapters if c.project in args.only]
     if not chapters:
         raise CatalogError("no available project to tour; `llm-fullstack list` shows the chapters")

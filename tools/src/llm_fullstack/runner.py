@@ -30,7 +30,8 @@ def run_streaming(command: list[str], cwd: Path, *, timeout: float | None = None
     start = time.perf_counter()
     lines: list[str] = []
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env=env, text=True, errors="replace", bufsize=1)
+                               stdin=subprocess.DEVNULL, env=env, text=True, errors="replace",
+                               bufsize=1)
     assert process.stdout is not None
     try:
         for line in process.stdout:
