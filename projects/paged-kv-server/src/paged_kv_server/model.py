@@ -134,7 +134,8 @@ class LlamaModel:
 
     def allocate_kv_cache(self, num_blocks: int, block_size: int) -> tuple[torch.Tensor, ...]:
         c = self.config
-        shape = (c.num_hidden_layers, num_blocks, block_size, c.num_key_value_heads, c.head_dim)
+        # Heads before blocks: a gather of blocks yields contiguous (tokens, D) runs per KV head.
+        shape = (c.num_hidden_layers, c.num_key_value_heads, num_blocks, block_size, c.head_dim)
         k = torch.zeros(shape, device=self.device, dtype=self.dtype)
         v = torch.zeros(shape, device=self.device, dtype=self.dtype)
         return k, v
