@@ -21,7 +21,7 @@ code runs through cuBLAS and SDPA, correct but not vLLM-fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,7 @@ class PrefillChunk:
     context: int  # tokens of the sequence up to and including this chunk
     blocks: torch.Tensor  # (ceil(context / bs),) physical block ids
     mask: torch.Tensor  # (length * G, context) True where the key is visible
+    buffers: dict = field(default_factory=dict)  # gather buffers shared by the layers of a step
 
 
 @dataclass
@@ -45,6 +46,7 @@ class DecodeGroup:
     blocks: torch.Tensor  # (b * W,) block tables, row-major, padded with block 0
     width: int  # W: blocks per row after padding
     mask: torch.Tensor  # (b, 1, 1, W * bs) True where the key is real
+    buffers: dict = field(default_factory=dict)  # gather buffers shared by the layers of a step
 
 
 @dataclass
@@ -94,10 +96,17 @@ def store_kv(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: t
     v_cache.view(n_kv, -1, D).index_copy_(1, slot_mapping, v.transpose(0, 1))
 
 
-def _gather(cache: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
-    """(n_kv, num_blocks, bs, D) -> (n_kv, len(blocks) * bs, D), one copy."""
+def _gather(cache: torch.Tensor, blocks: torch.Tensor, buffers: dict, name: str) -> torch.Tensor:
+    """(n_kv, num_blocks, bs, D) -> (n_kv, len(blocks) * bs, D), copied into a buffer.
+
+    The buffer is allocated by the first layer and reused by the others: a fresh multi-MB
+    tensor per layer costs page faults, measured ~2.5x the copy itself (0.49 vs 0.18 ms).
+    """
     n_kv, _, bs, D = cache.shape
-    return cache.index_select(1, blocks).view(n_kv, -1, D)
+    out = buffers.get(name)
+    if out is None:
+        out = buffers[name] = cache.new_empty(n_kv, blocks.numel(), bs, D)
+    return torch.index_select(cache, 1, blocks, out=out).view(n_kv, -1, D)
 
 
 def _decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
@@ -105,8 +114,9 @@ def _decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Ten
     """q (b, H, D) of one decode group -> (b, H*D)."""
     b, H, D = q.shape
     n_kv = k_cache.shape[0]
-    k = _gather(k_cache, group.blocks).view(n_kv, b, -1, D).transpose(0, 1)  # (b, n_kv, L, D)
-    v = _gather(v_cache, group.blocks).view(n_kv, b, -1, D).transpose(0, 1)  # (b, n_kv, L, D)
+    k = _gather(k_cache, group.blocks, group.buffers, "k").view(n_kv, b, -1, D).transpose(0, 1)
+    v = _gather(v_cache, group.blocks, group.buffers, "v").view(n_kv, b, -1, D).transpose(0, 1)
+    # k, v: (b, n_kv, L, D)
     qg = q.view(b, n_kv, H // n_kv, D)  # head h = kv * G + g, as HF's repeat_interleave
     out = F.scaled_dot_product_attention(qg, k, v, attn_mask=group.mask,
                                          scale=scale)  # (b, n_kv, G, D)
@@ -135,8 +145,8 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
         if p.context == p.length:  # nothing cached before this chunk: use the fresh K/V directly
             kc, vc = k[rows].transpose(0, 1), v[rows].transpose(0, 1)  # (n_kv, T, D)
         else:
-            kc = _gather(k_cache, p.blocks)[:, :p.context]  # (n_kv, context, D)
-            vc = _gather(v_cache, p.blocks)[:, :p.context]  # (n_kv, context, D)
+            kc = _gather(k_cache, p.blocks, p.buffers, "k")[:, :p.context]  # (n_kv, context, D)
+            vc = _gather(v_cache, p.blocks, p.buffers, "v")[:, :p.context]  # (n_kv, context, D)
         out[rows] = _prefill_attention(q[rows], kc, vc, p.mask, scale)
     for group in meta.decodes:
         out.index_copy_(0, group.rows, _decode_attention(q.index_select(0, group.rows), k_cache,
