@@ -36,7 +36,7 @@ class PrefillChunk:
     length: int  # query tokens
     context: int  # tokens of the sequence up to and including this chunk
     blocks: torch.Tensor  # (ceil(context / bs),) physical block ids
-    mask: torch.Tensor  # (length * G, context) True where the key is visible
+    mask: torch.Tensor  # (length * G, context) additive: 0 where the key is visible, else -inf
     buffers: dict = field(default_factory=dict)  # gather buffers shared by the layers of a step
 
 
@@ -45,7 +45,7 @@ class DecodeGroup:
     rows: torch.Tensor  # (b,) rows of the flat batch
     blocks: torch.Tensor  # (b * W,) block tables, row-major, padded with block 0
     width: int  # W: blocks per row after padding
-    mask: torch.Tensor  # (b, 1, 1, W * bs) True where the key is real
+    mask: torch.Tensor  # (b, 1, 1, W * bs) additive: 0 where the key is real, else -inf
     buffers: dict = field(default_factory=dict)  # gather buffers shared by the layers of a step
 
 
@@ -56,22 +56,31 @@ class AttentionMetadata:
     decodes: list[DecodeGroup]
 
 
-def _causal_group_mask(length: int, context: int, groups: int,
-                       device: torch.device) -> torch.Tensor:
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    # SDPA turns a boolean mask into this on every call (30 layers); once per step is enough.
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(
+        ~allowed, float("-inf"))
+
+
+def _causal_group_mask(length: int, context: int, groups: int, device: torch.device,
+                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(length * G, context): query row t*G + g (position context - length + t) sees keys <= it."""
     pos = torch.arange(context - length, context, device=device).repeat_interleave(groups)
-    return torch.arange(context, device=device)[None, :] <= pos[:, None]
+    return _additive(torch.arange(context, device=device)[None, :] <= pos[:, None], dtype)
 
 
 def build_metadata(chunks: list[tuple[int, int, int, list[int]]], slots: list[int],
-                   block_size: int, groups: int, device: torch.device) -> AttentionMetadata:
-    """chunks: (first row, query length, context length, block table) per scheduled sequence."""
+                   block_size: int, groups: int, device: torch.device,
+                   dtype: torch.dtype = torch.float32) -> AttentionMetadata:
+    """chunks: (first row, query length, context length, block table) per scheduled sequence;
+    groups: query heads per KV head; dtype: the model's (of the additive masks)."""
     prefills, decodes = [], []
     for start, length, context, table in chunks:
         if length > 1:
             blocks = torch.tensor(table[:(context - 1) // block_size + 1], device=device)
             prefills.append(PrefillChunk(start, length, context, blocks,
-                                         _causal_group_mask(length, context, groups, device)))
+                                         _causal_group_mask(length, context, groups, device,
+                                                            dtype)))
     decode = sorted((c for c in chunks if c[1] == 1), key=lambda c: c[2])
     for g in range(0, len(decode), DECODE_GROUP_SIZE):
         part = decode[g:g + DECODE_GROUP_SIZE]
@@ -84,7 +93,7 @@ def build_metadata(chunks: list[tuple[int, int, int, list[int]]], slots: list[in
         mask = torch.arange(width * block_size, device=device)[None, :] < lens[:, None]
         decodes.append(DecodeGroup(torch.tensor([c[0] for c in part], device=device),
                                    torch.tensor(flat, device=device), width,
-                                   mask[:, None, None, :]))
+                                   _additive(mask, dtype)[:, None, None, :]))
     return AttentionMetadata(torch.tensor(slots, device=device), prefills, decodes)
 
 

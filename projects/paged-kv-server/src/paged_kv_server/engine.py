@@ -160,7 +160,7 @@ class LLMEngine:
         dev = self.device
         mc = self.model.config
         meta = build_metadata(chunks, slots, bs, mc.num_attention_heads // mc.num_key_value_heads,
-                              dev)
+                              dev, self.dtype)
         return (torch.tensor(ids, device=dev), torch.tensor(positions, device=dev), meta,
                 torch.tensor(logits_rows, dtype=torch.long, device=dev), sampling)
 
