@@ -13,7 +13,12 @@ import torch
 import torch.nn.functional as F
 from llm_shared import load_causal_lm
 from paged_kv_server import SamplingParams
-from paged_kv_server.attention import DECODE_GROUP_SIZE, build_metadata, paged_attention
+from paged_kv_server.attention import (
+    DECODE_GROUP_SIZE,
+    PREFILL_QUERY_SLICE,
+    build_metadata,
+    paged_attention,
+)
 from paged_kv_server.sequence import Sequence
 
 H, N_KV, D, BS, NUM_BLOCKS = 6, 2, 8, 4, 400
@@ -33,8 +38,9 @@ def _reference(q, k, v, offset):
 def test_paged_attention_matches_contiguous_sdpa(dtype):
     rng = random.Random(0)
     g = torch.Generator().manual_seed(0)
-    # (tokens already cached, tokens computed now): fresh prefills, chunks after a prefix, decodes
-    work = [(0, 37), (0, 5), (12, 9), (40, 23)] + [(rng.randint(1, 90), 1)
+    # (tokens already cached, tokens computed now): fresh prefills, chunks after a prefix (some
+    # longer than PREFILL_QUERY_SLICE, so they are sliced), decodes
+    work = [(0, 150), (0, 5), (12, 9), (40, 100)] + [(rng.randint(1, 90), 1)
                                                    for _ in range(DECODE_GROUP_SIZE + 5)]
     free = list(range(NUM_BLOCKS))
     rng.shuffle(free)
@@ -56,6 +62,7 @@ def test_paged_attention_matches_contiguous_sdpa(dtype):
         row += new
     meta = build_metadata(chunks, slots, BS, H // N_KV, torch.device("cpu"), dtype)
     assert len(meta.decodes) == 2 and len(meta.prefills) == 4
+    assert max(p.length for p in meta.prefills) > 2 * PREFILL_QUERY_SLICE
     q = torch.randn(row, H, D, generator=g).to(dtype)
     k_new = torch.cat([k[c:] for k, (c, _) in zip(full_k, work, strict=True)])
     v_new = torch.cat([v[c:] for v, (c, _) in zip(full_v, work, strict=True)])
