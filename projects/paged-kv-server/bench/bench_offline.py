@@ -3,7 +3,8 @@
 Prints the table and, last, one JSON line. Same as `paged-kv-server bench`, with the README's
 settings as defaults:
     OMP_NUM_THREADS=1 uv run python bench/bench_offline.py   # in projects/paged-kv-server
-Extra flags are passed through (e.g. --padded-batch-size 64, --sequential-every 1).
+Extra flags are passed through (e.g. --padded-batch-size 64, --sequential-every 1, --dtype
+bfloat16: our engine and HF both in bf16).
 """
 
 import sys

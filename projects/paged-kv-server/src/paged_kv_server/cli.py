@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   paged-kv-server serve --host 127.0.0.1 --port 8000          # OpenAI API on SmolLM2
   paged-kv-server generate --input prompts.jsonl --output out.jsonl --max-tokens 32
   paged-kv-server bench --json                                # throughput vs HF generate
+  paged-kv-server bench --dtype bfloat16 --sequential-every 4 # both sides in bf16
   paged-kv-server demo                                        # < 90 s tour, last line JSON
 """
 
@@ -47,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="offline throughput vs HF generate (sequential and padded batches)",
         description="Generated tokens/s on mixed-length chat prompts against HF generate one "
-                    "request at a time and on padded batches, in the same process; KV memory "
-                    "utilisation against a contiguous allocation.")
+                    "request at a time and on padded batches, in the same process and the same "
+                    "--dtype (HF is loaded in it too); KV memory utilisation against a "
+                    "contiguous allocation.")
     bench.add_argument("--num-prompts", type=int, default=64, help="prompts (default 64)")
     bench.add_argument("--max-tokens", type=int, default=64, help="new tokens at most (64)")
     bench.add_argument("--padded-batch-size", type=int, default=16,

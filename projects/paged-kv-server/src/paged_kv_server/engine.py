@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from llm_shared import UserError, load_tokenizer, model_path, pick_device, pick_dtype, progress_bar
 
-from .attention import AttentionMetadata, build_decode_mask
+from .attention import build_metadata
 from .block_manager import BlockManager
 from .config import EngineConfig
 from .model import LlamaModel
@@ -144,8 +144,7 @@ class LLMEngine:
         ids: list[int] = []
         positions: list[int] = []
         slots: list[int] = []
-        prefills = []
-        decode_rows, decode_tables, decode_lens = [], [], []
+        chunks = []  # (first row, query length, context length, block table)
         logits_rows, sampling = [], []
         for seq, n in zip(seqs, counts, strict=True):
             start, end = seq.num_computed_tokens, seq.num_computed_tokens + n
@@ -154,27 +153,14 @@ class LLMEngine:
             positions += range(start, end)
             table = seq.block_table
             slots += [table[p // bs] * bs + p % bs for p in range(start, end)]
-            if n == 1:
-                decode_rows.append(row)
-                decode_tables.append(table[:(end - 1) // bs + 1])
-                decode_lens.append(end)
-            else:
-                blocks = torch.tensor(table[:(end - 1) // bs + 1], device=self.device)
-                prefills.append((row, n, end, blocks))
+            chunks.append((row, n, end, table))
             if end == seq.num_tokens:  # reached the end of what it has: it samples a token
                 logits_rows.append(row + n - 1)
                 sampling.append(seq)
         dev = self.device
-        width = max((len(t) for t in decode_tables), default=0)
-        meta = AttentionMetadata(
-            slot_mapping=torch.tensor(slots, device=dev),
-            prefills=prefills,
-            decode_rows=torch.tensor(decode_rows, dtype=torch.long, device=dev),
-            decode_block_tables=torch.tensor(
-                [t + [0] * (width - len(t)) for t in decode_tables], dtype=torch.long,
-                device=dev).view(len(decode_tables), width),  # (Bd, max_blocks)
-            decode_mask=build_decode_mask(decode_lens, width * bs, dev),
-        )
+        mc = self.model.config
+        meta = build_metadata(chunks, slots, bs, mc.num_attention_heads // mc.num_key_value_heads,
+                              dev, self.dtype)
         return (torch.tensor(ids, device=dev), torch.tensor(positions, device=dev), meta,
                 torch.tensor(logits_rows, dtype=torch.long, device=dev), sampling)
 
@@ -197,8 +183,8 @@ class LLMEngine:
         if not batch:
             return []
         for src, dst in batch.copies:  # copy-on-write of shared blocks, all layers at once
-            self.k_cache[:, dst].copy_(self.k_cache[:, src])
-            self.v_cache[:, dst].copy_(self.v_cache[:, src])
+            self.k_cache[:, :, dst].copy_(self.k_cache[:, :, src])  # (layers, n_kv, bs, D)
+            self.v_cache[:, :, dst].copy_(self.v_cache[:, :, src])
         ids, positions, meta, logits_rows, sampling = self._prepare(batch.seqs,
                                                                     batch.num_new_tokens)
         logits = self.model.forward(ids, positions, meta, self.k_cache, self.v_cache,

@@ -70,9 +70,10 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * h.to(x.dtype)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """HF's `x * cos + rotate_half(x) * sin` with rotate_half(x) = (-x2, x1): rolling x to
+    (x2, x1) and multiplying by (-sin1, sin2) gives the same products bit for bit, one op less."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
 
 
 class LlamaModel:
@@ -88,6 +89,7 @@ class LlamaModel:
 
         self.embed = w("model.embed_tokens.weight")  # (V, C)
         self.lm_head = self.embed if c.tie_word_embeddings else w("lm_head.weight")  # (V, C)
+        self.lm_head_slices = self.lm_head.split(2048)  # views, (2048, C) each
         self.norm = w("model.norm.weight")
         self.layers = []
         for i in range(c.num_hidden_layers):
@@ -107,7 +109,10 @@ class LlamaModel:
         freqs = pos[:, None] * inv_freq[None, :]  # (P, D/2)
         emb = torch.cat((freqs, freqs), dim=-1)  # (P, D)
         self.cos = emb.cos().to(device=device, dtype=dtype)
-        self.sin = emb.sin().to(device=device, dtype=dtype)
+        sin = emb.sin()
+        half = D // 2
+        self.signed_sin = torch.cat((-sin[:, :half], sin[:, half:]), -1).to(device=device,
+                                                                              dtype=dtype)
         self.scale = D ** -0.5
 
     @classmethod
@@ -134,7 +139,8 @@ class LlamaModel:
 
     def allocate_kv_cache(self, num_blocks: int, block_size: int) -> tuple[torch.Tensor, ...]:
         c = self.config
-        shape = (c.num_hidden_layers, num_blocks, block_size, c.num_key_value_heads, c.head_dim)
+        # Heads before blocks: a gather of blocks yields contiguous (tokens, D) runs per KV head.
+        shape = (c.num_hidden_layers, c.num_key_value_heads, num_blocks, block_size, c.head_dim)
         k = torch.zeros(shape, device=self.device, dtype=self.dtype)
         v = torch.zeros(shape, device=self.device, dtype=self.dtype)
         return k, v
@@ -148,22 +154,21 @@ class LlamaModel:
         H, n_kv, D = c.num_attention_heads, c.num_key_value_heads, c.head_dim
         N = input_ids.shape[0]
         cos = self.cos[positions].unsqueeze(1)  # (N, 1, D)
-        sin = self.sin[positions].unsqueeze(1)  # (N, 1, D)
+        sin = self.signed_sin[positions].unsqueeze(1)  # (N, 1, D)
         x = F.embedding(input_ids, self.embed)  # (N, C)
         for i, layer in enumerate(self.layers):
             h = rms_norm(x, layer["input_norm"], c.rms_norm_eps)  # (N, C)
             qkv = F.linear(h, layer["qkv"])  # (N, (H + 2 n_kv) D)
-            q, k, v = qkv.split([H * D, n_kv * D, n_kv * D], dim=-1)
-            q = q.view(N, H, D)
-            k = k.view(N, n_kv, D)
-            v = v.view(N, n_kv, D)
-            q = q * cos + rotate_half(q) * sin  # (N, H, D)
-            k = k * cos + rotate_half(k) * sin  # (N, n_kv, D)
-            attn = paged_attention(q, k, v.contiguous(), k_cache[i], v_cache[i], meta,
+            qk, v = qkv.split([(H + n_kv) * D, n_kv * D], dim=-1)
+            qk = apply_rope(qk.view(N, H + n_kv, D), cos, sin)  # q and k heads in one pass
+            q, k = qk.split([H, n_kv], dim=1)  # (N, H, D), (N, n_kv, D)
+            attn = paged_attention(q, k, v.view(N, n_kv, D), k_cache[i], v_cache[i], meta,
                                    self.scale)  # (N, H*D)
             x = x + F.linear(attn, layer["o"])
             h = rms_norm(x, layer["post_norm"], c.rms_norm_eps)
             gate, up = F.linear(h, layer["gate_up"]).chunk(2, dim=-1)  # (N, I) each
             x = x + F.linear(F.silu(gate) * up, layer["down"])  # (N, C)
         x = rms_norm(x[logits_rows], self.norm, c.rms_norm_eps)  # (S, C)
-        return F.linear(x, self.lm_head).float()  # (S, V)
+        # NOTE: vocabulary slices of 2048 rows measured ~20% faster than one (V, C) GEMM on this
+        # CPU at 16-128 rows (the slice of weights stays in cache); same values per element.
+        return torch.cat([F.linear(x, w) for w in self.lm_head_slices], dim=-1).float()  # (S, V)
