@@ -67,10 +67,11 @@ def _hf_run(decoder: Decoder, method: str, prompt: list[int], max_tokens: int,
 def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, Any]:
     if config.threads:
         torch.set_num_threads(config.threads)
-    decoder = decoder or Decoder(DecodeConfig(model=config.model, heads=config.heads,
-                                              tree_size=config.tree_size, k=config.k,
-                                              max_tokens=config.max_tokens,
-                                              device=config.device))
+    decoder = decoder or Decoder(DecodeConfig(
+        model=config.model, heads=config.heads, tree_size=config.tree_size, k=config.k,
+        max_tokens=config.max_tokens, device=config.device, dtype=config.dtype,
+        engine=config.engine, ngram_branches=config.ngram_branches,
+        ngram_adaptive=config.ngram_adaptive))
     methods = list(config.methods)
     rows, summary = [], {}
     for kind in ("chat", "docs"):
@@ -112,13 +113,48 @@ def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, 
             rows.append(row)
             summary[f"{kind}/{m}"] = {k: row[k] for k in ("tokens_per_s", "accepted_per_forward",
                                                           "speedup_vs_greedy", "same_as_greedy")}
+    dtype = str(decoder.dtype).replace("torch.", "")
+    print(f"dtype {dtype}, engine {config.engine}, {torch.get_num_threads()} torch thread(s), "
+          f"{config.prompts} prompt(s) per kind x {config.max_tokens} tokens, "
+          f"median of {config.repeats}")
     print(markdown_table(rows))
-    best = max((r for r in rows if r["method"] in OURS and r["method"] != "greedy"),
-               key=lambda r: r["speedup_vs_greedy"] or 0, default=None)
     result: dict[str, Any] = {"tokens_per_s": {k: v["tokens_per_s"] for k, v in summary.items()},
-                              "results": summary, "threads": torch.get_num_threads(),
+                              "results": summary, "dtype": dtype, "engine": config.engine,
+                              "threads": torch.get_num_threads(),
                               "max_tokens": config.max_tokens, "prompts_per_kind": config.prompts}
-    if best is not None:
-        result["best"] = {"method": best["method"], "prompts": best["prompts"],
-                          "speedup_vs_greedy": best["speedup_vs_greedy"]}
+    result.update(goal_summary(rows))
+    for line in goal_lines(result):
+        print(line)
     return result
+
+
+def goal_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue #8's figures: the best of our speculative methods per prompt kind, its speedup over
+    our plain greedy, and its tokens/s over each HF peer's on the same prompts."""
+    out: dict[str, Any] = {"best_per_kind": {}}
+    by = {(r["prompts"], r["method"]): r for r in rows}
+    for kind in ("chat", "docs"):
+        ours = [r for r in rows if r["prompts"] == kind and r["method"] in OURS
+                and r["method"] != "greedy" and r["speedup_vs_greedy"] is not None]
+        if not ours:
+            continue
+        best = max(ours, key=lambda r: r["tokens_per_s"])
+        entry = {"method": best["method"], "speedup_vs_greedy": best["speedup_vs_greedy"]}
+        for peer in HF:
+            if (kind, peer) in by and by[(kind, peer)]["tokens_per_s"] > 0:
+                entry[f"vs_{peer}"] = round(best["tokens_per_s"]
+                                            / by[(kind, peer)]["tokens_per_s"], 3)
+        out["best_per_kind"][kind] = entry
+    if out["best_per_kind"]:
+        kind, entry = max(out["best_per_kind"].items(), key=lambda kv: kv[1]["speedup_vs_greedy"])
+        out["best"] = {"prompts": kind, **entry}
+    return out
+
+
+def goal_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for kind, e in result.get("best_per_kind", {}).items():
+        peers = ", ".join(f"{k[3:]} {v}x" for k, v in e.items() if k.startswith("vs_"))
+        lines.append(f"{kind}: best {e['method']} {e['speedup_vs_greedy']}x our greedy"
+                     + (f"; vs {peers}" if peers else ""))
+    return lines

@@ -24,6 +24,10 @@ class DecodeConfig:
                             choices=("auto", "greedy", "sample", "typical"))
     k: int = param(6, help="tokens proposed per step by ngram and draft")
     max_ngram: int = param(3, help="longest suffix n-gram looked up in the context")
+    ngram_branches: int = param(1, help="ngram: continuations of up to N earlier matches, "
+                                "merged into one candidate tree (1 = a chain, like HF)")
+    ngram_adaptive: bool = param(False, help="ngram: draft length adapts (+2 after a fully "
+                                 "accepted step, -1 otherwise, 2..k)")
     draft_layers: int = param(0, help="self-speculative draft: the target's first L layers "
                               "(0 = the L stored in the heads file, else 8)")
     draft_model: str = param("", help="a separate draft model with the same tokenizer "
@@ -35,14 +39,21 @@ class DecodeConfig:
     typical_delta: float = param(0.3, help="typical acceptance: entropy-scaled threshold")
     seed: int = param(0, help="random seed for sampling")
     device: str = param("auto", help="auto, cpu, cuda or mps")
+    dtype: str = param("auto", help="compute dtype of the target, draft and heads: auto = "
+                       "bfloat16 on a CPU with AVX512-BF16/AMX or a bf16 GPU, else float32 "
+                       "(a model passed in keeps its own dtype); float32, bfloat16")
+    engine: str = param("lean", help="lean (own Llama forward over a preallocated cache) or hf "
+                        "(transformers modules + DynamicCache)", choices=("lean", "hf"))
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
             raise UserError(f"--temperature must be >= 0 (got {self.temperature}); 0 = greedy")
         if self.max_tokens < 1:
             raise UserError(f"--max-tokens must be >= 1 (got {self.max_tokens})")
-        if self.k < 1 or self.max_ngram < 1 or self.tree_size < 0 or self.draft_layers < 0:
-            raise UserError("--k and --max-ngram must be >= 1, --tree-size and --draft-layers >= 0")
+        if self.k < 1 or self.max_ngram < 1 or self.tree_size < 0 or self.draft_layers < 0 \
+                or self.ngram_branches < 1:
+            raise UserError("--k, --max-ngram and --ngram-branches must be >= 1, --tree-size "
+                            "and --draft-layers >= 0")
         if self.acceptance == "greedy" and self.temperature > 0:
             raise UserError("--acceptance greedy needs --temperature 0")
 
@@ -94,9 +105,14 @@ class BenchConfig:
     heads: str = param("", help="heads file (default: packaged)")
     tree_size: int = param(6, help="Medusa candidate nodes per step")
     k: int = param(6, help="n-gram / draft tokens per step (ours and HF's)")
+    ngram_branches: int = param(1, help="ngram: earlier matches merged into one tree")
+    ngram_adaptive: bool = param(False, help="ngram: adaptive draft length (2..k)")
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 is ~2.5x faster "
                          "per token than 2 on this shared 2-core machine (measured)")
     device: str = param("auto", help="auto, cpu, cuda or mps")
+    dtype: str = param("auto", help="dtype of every method and HF peer alike: auto = bfloat16 "
+                       "on a CPU with AVX512-BF16/AMX, else float32")
+    engine: str = param("lean", help="our methods' forward: lean or hf", choices=("lean", "hf"))
 
 
 @dataclass
@@ -108,6 +124,7 @@ class DemoConfig:
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 measured ~2.5x "
                          "faster per token than 2 on this shared 2-core machine")
     device: str = param("auto", help="auto, cpu, cuda or mps")
+    dtype: str = param("auto", help="auto = bfloat16 on a CPU with AVX512-BF16/AMX, else float32")
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1 or self.prompts < 1:

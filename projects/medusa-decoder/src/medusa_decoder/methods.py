@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm
+from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm, pick_device
 from torch import nn
 
 from .config import DecodeConfig
 from .decoding import GenerationResult, generate
 from .heads import MedusaHeads, load_heads
+from .lean import LeanLlama, lean_engine, resolve_dtype
 from .proposers import (
     DraftModelProposer,
     MedusaProposer,
@@ -49,8 +50,13 @@ class Decoder:
     def __init__(self, config: DecodeConfig, model: Any = None, tokenizer: Any = None) -> None:
         self.config = config
         if model is None:
-            model, tokenizer = load_causal_lm(config.model, device=config.device)
-        self.model, self.tokenizer = model, tokenizer
+            dtype = resolve_dtype(config.dtype, pick_device(config.device))
+            model, tokenizer = load_causal_lm(config.model, device=config.device, dtype=dtype)
+        else:  # a model passed in keeps its dtype under "auto"
+            dtype = (model.lm_head.weight.dtype if config.dtype == "auto"
+                     else resolve_dtype(config.dtype, model.lm_head.weight.device))
+        self.model, self.tokenizer, self.dtype = model, tokenizer, dtype
+        self._engine: Any = None
         self._heads: MedusaHeads | None = None
         self._draft: Any = None
         self._proposers: dict[str, Proposer] = {}
@@ -71,8 +77,39 @@ class Decoder:
         return None
 
     @property
+    def engine(self) -> Any:
+        """What the verifier runs: a `LeanLlama` (--engine lean) or the HF model itself."""
+        if self._engine is None:
+            if self.config.engine == "hf":
+                if self.model.lm_head.weight.dtype != self.dtype:
+                    raise UserError("--engine hf runs the model in its loaded dtype; pass "
+                                    "--dtype auto or use --engine lean")
+                self._engine = self.model
+            else:
+                self._engine = lean_engine(self.model, self.dtype)
+        return self._engine
+
+    def _draft_layers(self) -> int:
+        heads = self._heads_if_any()
+        return self.config.draft_layers or (
+            heads.draft_layers if heads is not None and heads.draft_layers
+            else DEFAULT_DRAFT_LAYERS)
+
+    def lean_draft(self) -> Any:
+        """The draft for our proposer, on the lean engine in the same dtype as the target."""
+        if self.config.draft_model:
+            return lean_engine(self.draft, self.dtype)
+        heads = self._heads_if_any()
+        layers = self._draft_layers()
+        early_exit_model(self.model, layers)  # validates L
+        block = (heads.exit_block if heads is not None and heads.draft_layers == layers
+                 else None)
+        return LeanLlama(self.model, self.dtype, num_layers=layers, exit_block=block)
+
+    @property
     def draft(self) -> Any:
-        """The draft LM: --draft-model, else the target's first L layers (+ exit block)."""
+        """The HF draft LM (HF's assisted generation uses it): --draft-model, else the target's
+        first L layers (+ exit block)."""
         if self._draft is None:
             if self.config.draft_model:
                 draft, draft_tok = load_causal_lm(self.config.draft_model,
@@ -81,9 +118,7 @@ class Decoder:
                 self._draft = draft
             else:
                 heads = self._heads_if_any()
-                layers = self.config.draft_layers or (
-                    heads.draft_layers if heads is not None and heads.draft_layers
-                    else DEFAULT_DRAFT_LAYERS)
+                layers = self._draft_layers()
                 draft = early_exit_model(self.model, layers)
                 if heads is not None and heads.exit_block is not None \
                         and heads.draft_layers == layers:
@@ -97,11 +132,15 @@ class Decoder:
             if method == "greedy":
                 prop: Proposer = NoProposer()
             elif method == "ngram":
-                prop = NgramProposer(c.k, c.max_ngram)
+                prop = NgramProposer(c.k, c.max_ngram, branches=c.ngram_branches,
+                                     adaptive=c.ngram_adaptive)
             elif method == "draft":
-                prop = DraftModelProposer(self.draft, c.k)
+                prop = DraftModelProposer(self.lean_draft(), c.k)
             elif method == "medusa":
-                prop = MedusaProposer(self.heads, self.model.lm_head,
+                weight = (self.engine.lm_head if c.engine == "lean"
+                          else self.model.lm_head.weight)
+                self.heads.to(weight.dtype)
+                prop = MedusaProposer(self.heads, weight,
                                       medusa_layout(self.heads, c.tree_size))
             else:
                 raise UserError(f"unknown method {method!r}; use greedy, ngram, draft or medusa")
@@ -120,7 +159,7 @@ class Decoder:
             raise UserError("speculative sampling needs a chain; use --acceptance typical "
                             "with medusa, or --method ngram/draft")
         generator = torch.Generator(device="cpu").manual_seed(c.seed if seed is None else seed)
-        return generate(self.model, self.proposer(method), prompt,
+        return generate(self.engine, self.proposer(method), prompt,
                         max_new_tokens=max_tokens or c.max_tokens, mode=mode,
                         temperature=c.temperature, generator=generator,
                         typical_epsilon=c.typical_epsilon, typical_delta=c.typical_delta)

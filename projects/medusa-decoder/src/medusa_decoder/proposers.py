@@ -9,7 +9,7 @@ was accepted, since it reads `ids` again next step.
   latest earlier occurrence of the last n tokens (n from `max_ngram` down to `min_ngram`) and
   propose the k tokens that followed it. Costs no model call.
 - `DraftModelProposer`: a smaller causal LM with the same tokenizer, run autoregressively for k
-  tokens with its own KV cache (cropped to the common prefix each step). `early_exit_model`
+  tokens with its own lean KV cache (cropped to the common prefix each step). `early_exit_model`
   makes the self-speculative draft: the target's own first L layers + its final norm and LM head.
 - `MedusaProposer`: K heads on the target's last hidden state give ranked tokens for positions
   +1..+K after the root; a fixed `TreeLayout` (from measured accuracies) picks the candidates.
@@ -25,11 +25,10 @@ from typing import Any, Protocol
 import torch
 from llm_shared import UserError
 from torch import nn
-from transformers import DynamicCache
 
 from .acceptance import probabilities
 from .heads import MedusaHeads
-from .kv import truncate_cache
+from .lean import lean_engine
 from .tree import DraftTree, TreeLayout
 
 
@@ -58,34 +57,67 @@ class NoProposer:
 
 
 class NgramProposer:
-    """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c."""
+    """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c.
+
+    With `branches` > 1 the continuations of several earlier matches (longest n-gram first,
+    latest first) are merged into a tree on their common prefixes, so one forward checks them
+    all. With `adaptive`, the chain length follows the last step like the draft's schedule:
+    +2 after a fully accepted proposal, -1 otherwise, between 2 and k (a text that repeats
+    itself gets long drafts, one that does not wastes few nodes)."""
 
     name = "ngram"
 
-    def __init__(self, num_tokens: int = 6, max_ngram: int = 3, min_ngram: int = 1) -> None:
-        if not 1 <= min_ngram <= max_ngram or num_tokens < 1:
-            raise UserError("n-gram sizes need 1 <= min <= max and k >= 1; fix --max-ngram/--k")
+    def __init__(self, num_tokens: int = 6, max_ngram: int = 3, min_ngram: int = 1,
+                 branches: int = 1, adaptive: bool = False) -> None:
+        if not 1 <= min_ngram <= max_ngram or num_tokens < 1 or branches < 1:
+            raise UserError("n-gram sizes need 1 <= min <= max, k >= 1 and branches >= 1; "
+                            "fix --max-ngram/--k/--ngram-branches")
         self.k, self.max_ngram, self.min_ngram = num_tokens, max_ngram, min_ngram
+        self.branches, self.adaptive = branches, adaptive
+        self.reset()
 
     def reset(self) -> None:
-        pass
+        self.current_k = self.k
+        self.last: tuple[int, list[int]] | None = None  # (len(ids) then, main chain proposed)
 
-    def lookup(self, ids: list[int]) -> list[int]:
-        """The continuation of the most recent earlier match of the longest suffix n-gram."""
+    def lookups(self, ids: list[int], k: int | None = None) -> list[list[int]]:
+        """Up to `branches` distinct continuations: longest suffix n-gram first, and within
+        one n the most recent earlier match first."""
+        k = k or self.k
         L = len(ids)
+        found: list[list[int]] = []
         for n in range(min(self.max_ngram, L - 1), self.min_ngram - 1, -1):
             suffix = ids[L - n:]
             # Scan right to left: the latest occurrence is the likeliest continuation.
             for start in range(L - n - 1, -1, -1):
                 if ids[start:start + n] == suffix:
-                    follow = ids[start + n:start + n + self.k]
-                    if follow:
-                        return follow
-        return []
+                    follow = ids[start + n:start + n + k]
+                    if follow and follow not in found:
+                        found.append(follow)
+                        if len(found) >= self.branches:
+                            return found
+        return found
+
+    def lookup(self, ids: list[int]) -> list[int]:
+        """The continuation of the most recent earlier match of the longest suffix n-gram."""
+        found = self.lookups(ids)
+        return found[0] if found else []
+
+    def _adapt(self, ids: list[int]) -> None:
+        if not self.adaptive or self.last is None:
+            return
+        start, proposal = self.last
+        ok = len(proposal) > 0 and ids[start:start + len(proposal)] == proposal
+        self.current_k = min(self.k, self.current_k + 2) if ok else max(2, self.current_k - 1)
 
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
                 generator: torch.Generator | None = None) -> DraftTree:
-        return DraftTree.chain([ids[-1]] + self.lookup(ids))
+        self._adapt(ids)
+        found = self.lookups(ids, self.current_k if self.adaptive else self.k)
+        self.last = (len(ids), found[0] if found else [])
+        if len(found) <= 1 or temperature > 0:  # speculative sampling needs a chain
+            return DraftTree.chain([ids[-1]] + (found[0] if found else []))
+        return DraftTree.trie(ids[-1], found)
 
 
 def early_exit_model(model: Any, num_layers: int) -> Any:
@@ -128,12 +160,12 @@ class DraftModelProposer:
     def __init__(self, draft: Any, num_tokens: int = 4) -> None:
         if num_tokens < 1:
             raise UserError(f"--k must be >= 1 (got {num_tokens})")
-        self.draft, self.k = draft, num_tokens
-        self.device = next(draft.parameters()).device
+        self.draft, self.k = lean_engine(draft), num_tokens  # a LeanLlama (or an HF Llama)
+        self.device = self.draft.device
         self.reset()
 
     def reset(self) -> None:
-        self.cache = DynamicCache(config=self.draft.config)
+        self.cache = self.draft.new_cache(256)
         self.cached: list[int] = []  # the tokens whose keys/values the draft cache holds
         self.current_k = self.k
         self.last: tuple[int, list[int]] | None = None  # (len(ids) then, tokens proposed)
@@ -153,12 +185,12 @@ class DraftModelProposer:
 
     def _step(self, new: list[int]) -> torch.Tensor:
         start = len(self.cached)
-        ids = torch.tensor([new], device=self.device)  # (1, t)
-        positions = torch.arange(start, start + len(new), device=self.device)[None]  # (1, t)
-        out = self.draft.model(input_ids=ids, position_ids=positions, cache=self.cache,
-                               use_cache=True)
+        ids = torch.tensor(new, device=self.device)  # (t,)
+        positions = torch.arange(start, start + len(new), device=self.device)  # (t,)
+        hidden = self.draft.forward(ids, positions, self.cache)  # (t, C), causal chain
+        self.cache.length = start + len(new)
         self.cached.extend(new)
-        return self.draft.lm_head(out.last_hidden_state[0, -1])  # (V,)
+        return self.draft.logits(hidden[-1:])[0]  # (V,)
 
     @torch.inference_mode()
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
@@ -167,7 +199,7 @@ class DraftModelProposer:
         limit = min(len(self.cached), len(ids) - 1)
         while common < limit and self.cached[common] == ids[common]:
             common += 1
-        truncate_cache(self.cache, common)
+        self.cache.truncate(common)
         self.cached = self.cached[:common]
         self._adapt(ids)
         k = self.current_k
@@ -193,11 +225,11 @@ class MedusaProposer:
 
     name = "medusa"
 
-    def __init__(self, heads: MedusaHeads, lm_head: nn.Module, layout: TreeLayout) -> None:
+    def __init__(self, heads: MedusaHeads, lm_weight: torch.Tensor, layout: TreeLayout) -> None:
         if layout.max_depth > heads.num_heads:
             raise UserError(f"the tree is {layout.max_depth} deep but the file has "
                             f"{heads.num_heads} heads; lower --tree-size")
-        self.heads, self.lm_head, self.layout = heads, lm_head, layout
+        self.heads, self.lm_weight, self.layout = heads, lm_weight, layout  # weight (V, C)
 
     def reset(self) -> None:
         pass
@@ -206,6 +238,6 @@ class MedusaProposer:
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
                 generator: torch.Generator | None = None) -> DraftTree:
         depth = self.layout.max_depth
-        logits = self.heads.logits(hidden[None], self.lm_head, num_heads=depth)[0]  # (K, V)
-        topk = logits.topk(self.layout.max_choice, dim=-1).indices.tolist()  # (K, top)
+        topk = self.heads.candidates(hidden[None], self.lm_weight, self.layout.max_choice,
+                                     num_heads=depth)[0].tolist()  # (K, top) ranked ids
         return self.layout.fill(ids[-1], topk)

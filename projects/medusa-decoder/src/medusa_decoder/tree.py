@@ -43,6 +43,25 @@ class DraftTree:
         """[r, d1, d2] -> parents [-1, 0, 1]."""
         return cls(list(tokens), [-1] + list(range(len(tokens) - 1)), list(probs or []))
 
+    @classmethod
+    def trie(cls, root: int, branches: list[list[int]], max_nodes: int | None = None) -> DraftTree:
+        """Root + token sequences merged on common prefixes, in the order given, at most
+        `max_nodes` nodes besides the root. [[1, 2], [1, 3], [4]] -> tokens [r, 1, 2, 3, 4],
+        parents [-1, 0, 1, 1, 0]."""
+        tokens, parents = [root], [-1]
+        index: dict[tuple[int, ...], int] = {(): 0}
+        for branch in branches:
+            for d in range(len(branch)):
+                key = tuple(branch[:d + 1])
+                if key in index:
+                    continue
+                if max_nodes is not None and len(tokens) > max_nodes:
+                    return cls(tokens, parents)
+                index[key] = len(tokens)
+                tokens.append(branch[d])
+                parents.append(index[key[:-1]])
+        return cls(tokens, parents)
+
     def __len__(self) -> int:
         return len(self.tokens)
 
