@@ -9,6 +9,7 @@ from llm_shared import UserError
 from medusa_decoder import DecodeConfig, Decoder
 from medusa_decoder.kv import LeanRunner
 from medusa_decoder.lean import LeanLlama, lean_engine, resolve_dtype
+from medusa_decoder.prompts import chat_prompts
 from medusa_decoder.tree import DraftTree
 
 
@@ -81,5 +82,17 @@ def test_dtype_choice_and_bad_models(tiny_model):
     with pytest.raises(UserError, match="Llama"):
         LeanLlama(NotLlama())
     with pytest.raises(UserError, match="dtype"):
-        Decoder(DecodeConfig(model="tiny-llama", engine="hf", dtype="bfloat16", device="cpu"),
-                model, None).engine
+        _ = Decoder(DecodeConfig(model="tiny-llama", engine="hf", dtype="bfloat16",
+                                 device="cpu"), model, None).engine
+
+
+def test_auto_tree_size_from_measured_cost(tiny_model, tiny_heads_path):
+    model, tok = tiny_model
+    decoder = Decoder(DecodeConfig(model="tiny-llama", heads=str(tiny_heads_path), tree_size=0,
+                                   device="cpu"), model, tok)
+    cost = decoder.verify_cost()
+    assert cost[1] == 1.0 and set(cost) >= {1, 8, 16}
+    prompt = chat_prompts(tok, 1)[0]
+    ref = decoder.generate(prompt, "greedy", max_tokens=12).tokens
+    assert decoder.generate(prompt, "hybrid", max_tokens=12).tokens == ref
+    assert decoder.auto_tree_size is not None and decoder.auto_tree_size >= 1

@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from llm_shared import markdown_table
 
-from .config import BenchConfig, DecodeConfig
+from .config import METHODS, BenchConfig, DecodeConfig
 from .methods import Decoder
 from .prompts import prompts as corpus_prompts
 
-OURS = ("greedy", "ngram", "draft", "medusa")
+OURS = METHODS
 HF = ("hf_greedy", "hf_prompt_lookup", "hf_assisted")
 
 

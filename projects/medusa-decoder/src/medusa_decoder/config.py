@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from llm_shared import EMBEDDED_LLM, UserError, param
 
-METHODS = ("greedy", "ngram", "draft", "medusa")
+METHODS = ("greedy", "ngram", "draft", "medusa", "hybrid")
 
 
 @dataclass
 class DecodeConfig:
     model: str = param(EMBEDDED_LLM, help="target model: name, local directory or HF id")
-    method: str = param("medusa", help="proposer", choices=METHODS)
+    method: str = param("medusa", help="proposer (hybrid = Medusa tree + n-gram chain)",
+                        choices=METHODS)
     max_tokens: int = param(64, help="tokens to generate")
     temperature: float = param(0.0, help="0 = greedy (exact); > 0 samples")
     acceptance: str = param("auto", help="auto (greedy at T=0, speculative sampling for chains, "
@@ -34,7 +35,9 @@ class DecodeConfig:
                              "(overrides --draft-layers)")
     heads: str = param("", help="heads file from train-heads (default: the packaged heads for "
                        "the embedded model)")
-    tree_size: int = param(6, help="Medusa candidate nodes per step besides the root")
+    tree_size: int = param(6, help="Medusa candidate nodes per step besides the root; 0 = "
+                           "auto: sized from the heads' accuracies and this machine's measured "
+                           "verify cost per node count")
     typical_epsilon: float = param(0.09, help="typical acceptance: hard threshold")
     typical_delta: float = param(0.3, help="typical acceptance: entropy-scaled threshold")
     seed: int = param(0, help="random seed for sampling")
@@ -99,11 +102,11 @@ class BenchConfig:
     prompts: int = param(3, help="prompts per kind (chat, docs)")
     max_tokens: int = param(64, help="tokens generated per prompt")
     repeats: int = param(1, help="timed repeats per method and prompt (median)")
-    methods: list[str] = param(["greedy", "ngram", "draft", "medusa", "hf_greedy",
+    methods: list[str] = param(["greedy", "ngram", "draft", "medusa", "hybrid", "hf_greedy",
                                 "hf_prompt_lookup", "hf_assisted"],
                                help="methods to time (ours + HF peers)")
     heads: str = param("", help="heads file (default: packaged)")
-    tree_size: int = param(6, help="Medusa candidate nodes per step")
+    tree_size: int = param(6, help="Medusa candidate nodes per step (0 = auto from measured cost)")
     k: int = param(6, help="n-gram / draft tokens per step (ours and HF's)")
     ngram_branches: int = param(1, help="ngram: earlier matches merged into one tree")
     ngram_adaptive: bool = param(False, help="ngram: adaptive draft length (2..k)")

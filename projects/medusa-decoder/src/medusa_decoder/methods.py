@@ -10,6 +10,8 @@ trained for that L (train-heads --draft-layers L), it sits between the final nor
 
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from torch import nn
 from .config import DecodeConfig
 from .decoding import GenerationResult, generate
 from .heads import MedusaHeads, load_heads
+from .kv import make_runner
 from .lean import LeanLlama, lean_engine, resolve_dtype
 from .proposers import (
     DraftModelProposer,
@@ -30,7 +33,7 @@ from .proposers import (
     check_same_tokenizer,
     early_exit_model,
 )
-from .tree import TreeLayout, medusa_tree_paths
+from .tree import DraftTree, TreeLayout, best_tree_size, medusa_tree_paths
 
 DEFAULT_DRAFT_LAYERS = 8
 PACKAGED_HEADS = Path(__file__).parent / "data" / f"{EMBEDDED_LLM}.heads.safetensors"
@@ -43,7 +46,26 @@ def default_heads_path(model_name: str) -> Path | None:
 def medusa_layout(heads: MedusaHeads, tree_size: int) -> TreeLayout:
     if not heads.accuracies:
         raise UserError("the heads file has no measured accuracies; retrain with train-heads")
-    return TreeLayout.from_paths(medusa_tree_paths(heads.accuracies, tree_size))
+    return TreeLayout.from_paths(medusa_tree_paths(heads.accuracies, max(tree_size, 1)))
+
+
+@torch.inference_mode()
+def measure_verify_cost(engine: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24),
+                        prefix: int = 128, repeats: int = 3) -> dict[int, float]:
+    """Seconds of one verify forward over T nodes after a `prefix`-token cache, relative to
+    T = 1 (median of `repeats`, sizes interleaved so machine noise hits all alike)."""
+    vocab = engine.config.vocab_size
+    runner = make_runner(engine)
+    runner.prefill([(100 + i) % vocab for i in range(prefix)])
+    times: dict[int, list[float]] = {t: [] for t in sizes}
+    for _ in range(repeats):
+        for t in sizes:
+            tree = DraftTree.chain([(200 + i) % vocab for i in range(t)])
+            start = time.perf_counter()
+            runner.verify(tree)
+            times[t].append(time.perf_counter() - start)
+    base = statistics.median(times[sizes[0]])
+    return {t: statistics.median(v) / base for t, v in times.items()}
 
 
 class Decoder:
@@ -57,6 +79,8 @@ class Decoder:
                      else resolve_dtype(config.dtype, model.lm_head.weight.device))
         self.model, self.tokenizer, self.dtype = model, tokenizer, dtype
         self._engine: Any = None
+        self._verify_cost: dict[int, float] | None = None
+        self.auto_tree_size: int | None = None
         self._heads: MedusaHeads | None = None
         self._draft: Any = None
         self._proposers: dict[str, Proposer] = {}
@@ -126,6 +150,12 @@ class Decoder:
                 self._draft = draft
         return self._draft
 
+    def verify_cost(self) -> dict[int, float]:
+        """This machine's verify cost per node count (measured once per decoder)."""
+        if self._verify_cost is None:
+            self._verify_cost = measure_verify_cost(self.engine)
+        return self._verify_cost
+
     def proposer(self, method: str) -> Proposer:
         if method not in self._proposers:
             c = self.config
@@ -136,14 +166,22 @@ class Decoder:
                                      adaptive=c.ngram_adaptive)
             elif method == "draft":
                 prop = DraftModelProposer(self.lean_draft(), c.k)
-            elif method == "medusa":
+            elif method in ("medusa", "hybrid"):
                 weight = (self.engine.lm_head if c.engine == "lean"
                           else self.model.lm_head.weight)
                 self.heads.to(weight.dtype)
-                prop = MedusaProposer(self.heads, weight,
-                                      medusa_layout(self.heads, c.tree_size))
+                ngram = None
+                if method == "hybrid":
+                    ngram = NgramProposer(c.k, c.max_ngram, branches=c.ngram_branches)
+                size = c.tree_size
+                if size == 0:  # auto: the best expected tokens per unit of measured cost
+                    size = max(1, best_tree_size(self.heads.accuracies, self.verify_cost()))
+                    self.auto_tree_size = size
+                prop = MedusaProposer(self.heads, weight, medusa_layout(self.heads, size),
+                                      ngram)
             else:
-                raise UserError(f"unknown method {method!r}; use greedy, ngram, draft or medusa")
+                raise UserError(f"unknown method {method!r}; use greedy, ngram, draft, medusa "
+                                "or hybrid")
             self._proposers[method] = prop
         return self._proposers[method]
 
@@ -153,9 +191,9 @@ class Decoder:
         method = method or c.method
         mode = c.acceptance
         if mode == "auto":
-            mode = "greedy" if c.temperature == 0 else ("typical" if method == "medusa"
-                                                         else "sample")
-        if mode == "sample" and method == "medusa":
+            mode = "greedy" if c.temperature == 0 else (
+                "typical" if method in ("medusa", "hybrid") else "sample")
+        if mode == "sample" and method in ("medusa", "hybrid"):
             raise UserError("speculative sampling needs a chain; use --acceptance typical "
                             "with medusa, or --method ngram/draft")
         generator = torch.Generator(device="cpu").manual_seed(c.seed if seed is None else seed)

@@ -221,22 +221,40 @@ class DraftModelProposer:
 
 
 class MedusaProposer:
-    """Medusa heads + a fixed candidate tree; heads run on the target's hidden state only."""
+    """Medusa heads + a fixed candidate tree; heads run on the target's hidden state only.
+
+    With `ngram`, the "hybrid" method: the n-gram lookup's continuation is merged into the same
+    tree (it is free, and long when the text repeats; the heads cover the rest)."""
 
     name = "medusa"
 
-    def __init__(self, heads: MedusaHeads, lm_weight: torch.Tensor, layout: TreeLayout) -> None:
+    def __init__(self, heads: MedusaHeads, lm_weight: torch.Tensor, layout: TreeLayout,
+                 ngram: NgramProposer | None = None) -> None:
         if layout.max_depth > heads.num_heads:
             raise UserError(f"the tree is {layout.max_depth} deep but the file has "
                             f"{heads.num_heads} heads; lower --tree-size")
         self.heads, self.lm_weight, self.layout = heads, lm_weight, layout  # weight (V, C)
+        self.ngram = ngram
+        if ngram is not None:
+            self.name = "hybrid"
 
     def reset(self) -> None:
-        pass
+        if self.ngram is not None:
+            self.ngram.reset()
 
     @torch.inference_mode()
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
                 generator: torch.Generator | None = None) -> DraftTree:
+        tree = self._medusa_tree(ids, hidden)
+        if self.ngram is None:
+            return tree
+        found = self.ngram.lookups(ids)
+        if not found:
+            return tree
+        # Hybrid: the n-gram continuation(s) first, then the Medusa paths, merged on prefixes.
+        return DraftTree.trie(ids[-1], found + tree.leaf_paths())
+
+    def _medusa_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
         depth = self.layout.max_depth
         topk = self.heads.candidates(hidden[None], self.lm_weight, self.layout.max_choice,
                                      num_heads=depth)[0].tolist()  # (K, top) ranked ids

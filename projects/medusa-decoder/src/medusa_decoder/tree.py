@@ -82,6 +82,19 @@ class DraftTree:
             kids[p].append(i)
         return kids
 
+    def leaf_paths(self) -> list[list[int]]:
+        """Token paths from below the root to every leaf: [5, 7, 8, 9] / [-1, 0, 0, 1] ->
+        [[7, 9], [8]]."""
+        kids = self.children()
+        paths = []
+        for leaf in (i for i in range(1, len(self)) if not kids[i]):
+            path, node = [], leaf
+            while node > 0:
+                path.append(self.tokens[node])
+                node = self.parents[node]
+            paths.append(path[::-1])
+        return paths
+
     def ancestor_mask(self) -> torch.Tensor:
         """(T, T) bool: row i is True at i and at its ancestors (what node i may attend to)."""
         T = len(self)
@@ -131,6 +144,34 @@ def medusa_tree_paths(accuracies: list[list[float]], size: int) -> list[tuple[in
             for i, a in enumerate(accuracies[depth]):
                 heapq.heappush(heap, (neg_value * a, path + (i,)))
     return chosen
+
+
+def best_tree_size(accuracies: list[list[float]], cost: dict[int, float],
+                   max_size: int = 24) -> int:
+    """The Medusa tree size n that maximises expected tokens per step over the step's cost:
+    (1 + sum of the n best path values) / cost(n + 1 nodes), cost measured per node count
+    (relative to a 1-token forward; linear between measured sizes, flat beyond the last).
+    Example: accuracies [[0.5], [0.5]], cost {1: 1, 2: 1.2, 3: 1.6} -> 1 (1.5/1.2 > 1.75/1.6)."""
+    sizes = sorted(cost)
+
+    def c(t: int) -> float:
+        if t <= sizes[0]:
+            return cost[sizes[0]]
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            if a <= t <= b:
+                return cost[a] + (cost[b] - cost[a]) * (t - a) / (b - a)
+        return cost[sizes[-1]] * t / sizes[-1]  # NOTE: beyond the table, assume linear growth
+
+    paths = medusa_tree_paths(accuracies, max_size)
+    best_n, best_value, expected = 0, 1.0 / c(1), 1.0
+    for n, path in enumerate(paths, start=1):
+        value = 1.0
+        for depth, choice in enumerate(path):
+            value *= accuracies[depth][choice]
+        expected += value
+        if expected / c(n + 1) > best_value:
+            best_n, best_value = n, expected / c(n + 1)
+    return best_n
 
 
 @dataclass
