@@ -65,17 +65,17 @@ class DecodeConfig:
 class TrainHeadsConfig:
     model: str = param(EMBEDDED_LLM, help="base model the heads are for (kept frozen)")
     output: str = param("", help="output directory (heads.safetensors, data.pt, checkpoint.pt)")
-    num_heads: int = param(3, help="Medusa heads K (head k predicts token t+1+k)")
+    num_heads: int = param(4, help="Medusa heads K (head k predicts token t+1+k)")
     draft_layers: int = param(8, help="also train an exit block on layer L for the draft "
                               "method (0 = none)")
     own_lm_head: bool = param(False, help="a trainable LM head copy per head (Medusa-1) instead "
                               "of the shared frozen base head")
-    num_prompts: int = param(64, help="corpus prompts (half chat, half docs) to self-distill")
-    gen_tokens: int = param(48, help="tokens the base model generates per prompt")
+    num_prompts: int = param(384, help="corpus prompts (half chat, half docs) to self-distill")
+    gen_tokens: int = param(64, help="tokens the base model generates per prompt")
     context_chars: int = param(800, help="characters of each docs passage (teacher-forced "
                                "positions, labelled with the model's own greedy choices)")
     gen_batch_size: int = param(8, help="prompts per batched generate call")
-    steps: int = param(300, help="optimizer steps")
+    steps: int = param(1500, help="optimizer steps")
     batch_size: int = param(256, help="positions per step")
     lr: float = param(2e-3, help="AdamW learning rate")
     checkpoint_every: int = param(50, help="steps between checkpoints")
