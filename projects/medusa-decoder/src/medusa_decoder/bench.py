@@ -70,10 +70,18 @@ def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, 
     decoder = decoder or Decoder(DecodeConfig(
         model=config.model, heads=config.heads, tree_size=config.tree_size, k=config.k,
         max_tokens=config.max_tokens, device=config.device, dtype=config.dtype,
-        engine=config.engine, ngram_branches=config.ngram_branches,
-        ngram_adaptive=config.ngram_adaptive))
+        engine=config.engine, ngram_branches=config.ngram_branches, min_ngram=config.min_ngram,
+        ngram_adaptive=config.ngram_adaptive, ngram_scale=config.ngram_scale))
     methods = list(config.methods)
     rows, summary = [], {}
+    # Warm-up outside the timings: builds the lean engine, heads, draft and the auto tree's cost
+    # calibration, and runs every method once on a short prompt.
+    warm = corpus_prompts(decoder.tokenizer, "chat", 1, "train")[0]
+    for m in methods:
+        if m in OURS:
+            decoder.generate(warm, m, max_tokens=4)
+        else:
+            _hf_run(decoder, m, warm, 4, config.k)
     for kind in ("chat", "docs"):
         prompt_list = corpus_prompts(decoder.tokenizer, kind, config.prompts, "eval")
         seconds = {m: 0.0 for m in methods}
@@ -122,6 +130,11 @@ def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, 
                               "results": summary, "dtype": dtype, "engine": config.engine,
                               "threads": torch.get_num_threads(),
                               "max_tokens": config.max_tokens, "prompts_per_kind": config.prompts}
+    if config.tree_size == 0 and any(m in ("medusa", "hybrid") for m in methods):
+        cost = {t: round(c, 2) for t, c in decoder.verify_cost().items()}
+        print(f"dynamic Medusa trees; measured verify cost by node count (x one-token "
+              f"forward): {cost}")
+        result["verify_cost"] = cost
     result.update(goal_summary(rows))
     for line in goal_lines(result):
         print(line)

@@ -23,21 +23,25 @@ class DecodeConfig:
     acceptance: str = param("auto", help="auto (greedy at T=0, speculative sampling for chains, "
                             "typical for trees), greedy, sample, typical (Medusa, not exact)",
                             choices=("auto", "greedy", "sample", "typical"))
-    k: int = param(6, help="tokens proposed per step by ngram and draft")
+    k: int = param(16, help="most tokens proposed per step by ngram and draft")
     max_ngram: int = param(3, help="longest suffix n-gram looked up in the context")
+    min_ngram: int = param(1, help="shortest suffix n-gram that may propose (a 1-token match "
+                           "is often a guess; each proposal makes the forward wider)")
     ngram_branches: int = param(1, help="ngram: continuations of up to N earlier matches, "
                                 "merged into one candidate tree (1 = a chain, like HF)")
     ngram_adaptive: bool = param(False, help="ngram: draft length adapts (+2 after a fully "
                                  "accepted step, -1 otherwise, 2..k)")
+    ngram_scale: bool = param(True, help="ngram / hybrid: propose at most 2x the length of "
+                              "the repeated span found (long copies get long drafts)")
     draft_layers: int = param(0, help="self-speculative draft: the target's first L layers "
                               "(0 = the L stored in the heads file, else 8)")
     draft_model: str = param("", help="a separate draft model with the same tokenizer "
                              "(overrides --draft-layers)")
     heads: str = param("", help="heads file from train-heads (default: the packaged heads for "
                        "the embedded model)")
-    tree_size: int = param(6, help="Medusa candidate nodes per step besides the root; 0 = "
-                           "auto: sized from the heads' accuracies and this machine's measured "
-                           "verify cost per node count")
+    tree_size: int = param(0, help="Medusa candidate nodes per step besides the root; 0 = "
+                           "dynamic: rebuilt each step from the heads' probabilities and this "
+                           "machine's measured verify cost per node count")
     typical_epsilon: float = param(0.09, help="typical acceptance: hard threshold")
     typical_delta: float = param(0.3, help="typical acceptance: entropy-scaled threshold")
     seed: int = param(0, help="random seed for sampling")
@@ -54,9 +58,9 @@ class DecodeConfig:
         if self.max_tokens < 1:
             raise UserError(f"--max-tokens must be >= 1 (got {self.max_tokens})")
         if self.k < 1 or self.max_ngram < 1 or self.tree_size < 0 or self.draft_layers < 0 \
-                or self.ngram_branches < 1:
-            raise UserError("--k, --max-ngram and --ngram-branches must be >= 1, --tree-size "
-                            "and --draft-layers >= 0")
+                or self.ngram_branches < 1 or not 1 <= self.min_ngram <= self.max_ngram:
+            raise UserError("--k, --max-ngram and --ngram-branches must be >= 1, --min-ngram in "
+                            "1..max-ngram, --tree-size and --draft-layers >= 0")
         if self.acceptance == "greedy" and self.temperature > 0:
             raise UserError("--acceptance greedy needs --temperature 0")
 
@@ -106,10 +110,12 @@ class BenchConfig:
                                 "hf_prompt_lookup", "hf_assisted"],
                                help="methods to time (ours + HF peers)")
     heads: str = param("", help="heads file (default: packaged)")
-    tree_size: int = param(6, help="Medusa candidate nodes per step (0 = auto from measured cost)")
-    k: int = param(6, help="n-gram / draft tokens per step (ours and HF's)")
+    tree_size: int = param(0, help="Medusa candidate nodes per step (0 = dynamic)")
+    k: int = param(16, help="n-gram / draft tokens per step at most (ours and HF's)")
     ngram_branches: int = param(1, help="ngram: earlier matches merged into one tree")
+    min_ngram: int = param(1, help="ngram / hybrid: shortest suffix match that proposes")
     ngram_adaptive: bool = param(False, help="ngram: adaptive draft length (2..k)")
+    ngram_scale: bool = param(True, help="ngram / hybrid: draft <= 2x the repeated span")
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 is ~2.5x faster "
                          "per token than 2 on this shared 2-core machine (measured)")
     device: str = param("auto", help="auto, cpu, cuda or mps")

@@ -93,15 +93,23 @@ class MedusaHeads(nn.Module):
     def candidates(self, hidden: torch.Tensor, lm_weight: torch.Tensor, top: int,
                    num_heads: int | None = None) -> torch.Tensor:
         """(N, C) -> (N, K, top) token ids, best first, from the restricted read-out."""
+        return self.ranked(hidden, lm_weight, top, num_heads)[0]
+
+    @torch.inference_mode()
+    def ranked(self, hidden: torch.Tensor, lm_weight: torch.Tensor, top: int,
+               num_heads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, C) -> token ids and their softmax probabilities, each (N, K, top), best first
+        (the probabilities are over the read-out vocabulary)."""
         feats = self.features(hidden.to(lm_weight.dtype), num_heads)  # (N, K, C)
         if self.lm_heads is not None:
             logits = torch.stack([self.lm_heads[k](feats[:, k])
                                   for k in range(feats.shape[1])], dim=1)  # (N, K, V)
-            return logits.topk(top, dim=-1).indices
-        ranked = (feats @ self.read_out_weight(lm_weight).T).topk(top, dim=-1).indices
-        if self.vocab is None:
-            return ranked  # (N, K, top)
-        return self.vocab.to(ranked.device)[ranked]  # (N, K, top) vocabulary ids
+        else:
+            logits = feats @ self.read_out_weight(lm_weight).T  # (N, K, V')
+        probs, ranked = torch.softmax(logits.float(), dim=-1).topk(top, dim=-1)
+        if self.vocab is not None and self.lm_heads is None:
+            ranked = self.vocab.to(ranked.device)[ranked]  # vocabulary ids
+        return ranked, probs  # (N, K, top) each
 
 
 def model_fingerprint(model: Any) -> str:

@@ -33,7 +33,7 @@ from .proposers import (
     check_same_tokenizer,
     early_exit_model,
 )
-from .tree import DraftTree, TreeLayout, best_tree_size, medusa_tree_paths
+from .tree import DraftTree, TreeLayout, medusa_tree_paths
 
 DEFAULT_DRAFT_LAYERS = 8
 PACKAGED_HEADS = Path(__file__).parent / "data" / f"{EMBEDDED_LLM}.heads.safetensors"
@@ -51,7 +51,7 @@ def medusa_layout(heads: MedusaHeads, tree_size: int) -> TreeLayout:
 
 @torch.inference_mode()
 def measure_verify_cost(engine: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24),
-                        prefix: int = 128, repeats: int = 3) -> dict[int, float]:
+                        prefix: int = 128, repeats: int = 5) -> dict[int, float]:
     """Seconds of one verify forward over T nodes after a `prefix`-token cache, relative to
     T = 1 (median of `repeats`, sizes interleaved so machine noise hits all alike)."""
     vocab = engine.config.vocab_size
@@ -80,7 +80,6 @@ class Decoder:
         self.model, self.tokenizer, self.dtype = model, tokenizer, dtype
         self._engine: Any = None
         self._verify_cost: dict[int, float] | None = None
-        self.auto_tree_size: int | None = None
         self._heads: MedusaHeads | None = None
         self._draft: Any = None
         self._proposers: dict[str, Proposer] = {}
@@ -162,8 +161,8 @@ class Decoder:
             if method == "greedy":
                 prop: Proposer = NoProposer()
             elif method == "ngram":
-                prop = NgramProposer(c.k, c.max_ngram, branches=c.ngram_branches,
-                                     adaptive=c.ngram_adaptive)
+                prop = NgramProposer(c.k, c.max_ngram, c.min_ngram, branches=c.ngram_branches,
+                                     adaptive=c.ngram_adaptive, scale_by_match=c.ngram_scale)
             elif method == "draft":
                 prop = DraftModelProposer(self.lean_draft(), c.k)
             elif method in ("medusa", "hybrid"):
@@ -172,13 +171,15 @@ class Decoder:
                 self.heads.to(weight.dtype)
                 ngram = None
                 if method == "hybrid":
-                    ngram = NgramProposer(c.k, c.max_ngram, branches=c.ngram_branches)
-                size = c.tree_size
-                if size == 0:  # auto: the best expected tokens per unit of measured cost
-                    size = max(1, best_tree_size(self.heads.accuracies, self.verify_cost()))
-                    self.auto_tree_size = size
-                prop = MedusaProposer(self.heads, weight, medusa_layout(self.heads, size),
-                                      ngram)
+                    ngram = NgramProposer(c.k, c.max_ngram, c.min_ngram,
+                                          branches=c.ngram_branches,
+                                          scale_by_match=c.ngram_scale)
+                if c.tree_size == 0:  # dynamic: sized per step by confidence and cost
+                    prop = MedusaProposer(self.heads, weight, None, ngram,
+                                          cost=self.verify_cost())
+                else:
+                    prop = MedusaProposer(self.heads, weight,
+                                          medusa_layout(self.heads, c.tree_size), ngram)
             else:
                 raise UserError(f"unknown method {method!r}; use greedy, ngram, draft, medusa "
                                 "or hybrid")

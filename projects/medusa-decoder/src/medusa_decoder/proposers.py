@@ -29,7 +29,7 @@ from torch import nn
 from .acceptance import probabilities
 from .heads import MedusaHeads
 from .lean import lean_engine
-from .tree import DraftTree, TreeLayout
+from .tree import DraftTree, TreeLayout, best_tree_size, medusa_tree_paths
 
 
 class Proposer(Protocol):
@@ -56,6 +56,14 @@ class NoProposer:
         return DraftTree.chain([ids[-1]])
 
 
+def _match_length(ids: list[int], end: int, L: int, cap: int) -> int:
+    """How many tokens before `end` equal the ones before L (the whole repeated span, <= cap)."""
+    m = 0
+    while m < cap and end - m - 1 >= 0 and ids[end - m - 1] == ids[L - m - 1]:
+        m += 1
+    return m
+
+
 class NgramProposer:
     """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c.
 
@@ -63,17 +71,20 @@ class NgramProposer:
     latest first) are merged into a tree on their common prefixes, so one forward checks them
     all. With `adaptive`, the chain length follows the last step like the draft's schedule:
     +2 after a fully accepted proposal, -1 otherwise, between 2 and k (a text that repeats
-    itself gets long drafts, one that does not wastes few nodes)."""
+    itself gets long drafts, one that does not wastes few nodes). With `scale_by_match`, a
+    match proposes at most 2x as many tokens as the repeated span it extends (a 1-token match
+    proposes 2, a copied sentence up to k): each extra node widens the verify forward."""
 
     name = "ngram"
 
     def __init__(self, num_tokens: int = 6, max_ngram: int = 3, min_ngram: int = 1,
-                 branches: int = 1, adaptive: bool = False) -> None:
+                 branches: int = 1, adaptive: bool = False,
+                 scale_by_match: bool = False) -> None:
         if not 1 <= min_ngram <= max_ngram or num_tokens < 1 or branches < 1:
             raise UserError("n-gram sizes need 1 <= min <= max, k >= 1 and branches >= 1; "
                             "fix --max-ngram/--k/--ngram-branches")
         self.k, self.max_ngram, self.min_ngram = num_tokens, max_ngram, min_ngram
-        self.branches, self.adaptive = branches, adaptive
+        self.branches, self.adaptive, self.scale_by_match = branches, adaptive, scale_by_match
         self.reset()
 
     def reset(self) -> None:
@@ -91,7 +102,10 @@ class NgramProposer:
             # Scan right to left: the latest occurrence is the likeliest continuation.
             for start in range(L - n - 1, -1, -1):
                 if ids[start:start + n] == suffix:
-                    follow = ids[start + n:start + n + k]
+                    length = k
+                    if self.scale_by_match:
+                        length = min(k, 2 * _match_length(ids, start + n, L, k))
+                    follow = ids[start + n:start + n + length]
                     if follow and follow not in found:
                         found.append(follow)
                         if len(found) >= self.branches:
@@ -221,16 +235,23 @@ class DraftModelProposer:
 
 
 class MedusaProposer:
-    """Medusa heads + a fixed candidate tree; heads run on the target's hidden state only.
+    """Medusa heads + a candidate tree; heads run on the target's hidden state only. The tree is
+    fixed (a layout from the heads' measured accuracies) or, given the verify `cost` by node
+    count, rebuilt each step from the heads' own probabilities (EAGLE-2's dynamic-tree idea).
 
     With `ngram`, the "hybrid" method: the n-gram lookup's continuation is merged into the same
     tree (it is free, and long when the text repeats; the heads cover the rest)."""
 
     name = "medusa"
 
-    def __init__(self, heads: MedusaHeads, lm_weight: torch.Tensor, layout: TreeLayout,
-                 ngram: NgramProposer | None = None) -> None:
-        if layout.max_depth > heads.num_heads:
+    def __init__(self, heads: MedusaHeads, lm_weight: torch.Tensor, layout: TreeLayout | None,
+                 ngram: NgramProposer | None = None, cost: dict[int, float] | None = None,
+                 max_nodes: int = 24, top: int = 4) -> None:
+        # cost: verify cost by node count -> a dynamic tree per step (layout unused).
+        self.cost, self.max_nodes, self.top = cost, max_nodes, top
+        if layout is None and cost is None:
+            raise ValueError("pass a fixed tree layout or a cost table for dynamic trees")
+        if layout is not None and layout.max_depth > heads.num_heads:
             raise UserError(f"the tree is {layout.max_depth} deep but the file has "
                             f"{heads.num_heads} heads; lower --tree-size")
         self.heads, self.lm_weight, self.layout = heads, lm_weight, layout  # weight (V, C)
@@ -255,7 +276,21 @@ class MedusaProposer:
         return DraftTree.trie(ids[-1], found + tree.leaf_paths())
 
     def _medusa_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
+        if self.cost is not None:
+            return self._dynamic_tree(ids, hidden)
         depth = self.layout.max_depth
         topk = self.heads.candidates(hidden[None], self.lm_weight, self.layout.max_choice,
                                      num_heads=depth)[0].tolist()  # (K, top) ranked ids
         return self.layout.fill(ids[-1], topk)
+
+    def _dynamic_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
+        """This step's own tree: the heads' probabilities stand in for the average accuracies,
+        so a confident step gets a deep tree and an unsure one none at all (T = 1 costs the
+        least; see `best_tree_size`)."""
+        ranked, probs = self.heads.ranked(hidden[None], self.lm_weight, self.top)
+        probs_l = probs[0].tolist()  # (K, top)
+        n = best_tree_size(probs_l, self.cost, self.max_nodes)
+        if n == 0:
+            return DraftTree.chain([ids[-1]])
+        layout = TreeLayout.from_paths(medusa_tree_paths(probs_l, n))
+        return layout.fill(ids[-1], ranked[0].tolist())
