@@ -167,7 +167,7 @@ class DraftModelProposer:
     """Up to k greedy (or sampled, with q recorded) tokens from a draft LM with its own KV cache.
 
     The number proposed adapts like HF's "heuristic" schedule: +2 after a step where every
-    draft token was accepted, -1 (not below 1) otherwise, capped at k; it starts at k."""
+    draft token was accepted, -1 (not below 1) otherwise, capped at k; it starts at min(k, 4)."""
 
     name = "draft"
 
@@ -181,7 +181,7 @@ class DraftModelProposer:
     def reset(self) -> None:
         self.cache = self.draft.new_cache(256)
         self.cached: list[int] = []  # the tokens whose keys/values the draft cache holds
-        self.current_k = self.k
+        self.current_k = min(self.k, 4)
         self.last: tuple[int, list[int]] | None = None  # (len(ids) then, tokens proposed)
 
     def _adapt(self, ids: list[int]) -> None:
