@@ -1,7 +1,9 @@
 """From a method name to a ready proposer: loads the target, heads file and draft once.
 
-`Decoder(config)` holds the target model and tokenizer and builds `proposer(method)` for
-greedy / ngram / draft / medusa; `decoder.generate(prompt_ids, method)` runs one of them.
+`Decoder(config)` holds the target model and tokenizer, the engine the verifier runs (the lean
+engine in `--dtype`, or the HF model) and builds `proposer(method)` for greedy / ngram / draft /
+medusa / hybrid; `decoder.generate(prompt_ids, method)` runs one of them. `--tree-size 0` measures
+this machine's verify cost per node count once (`measure_verify_cost`) for dynamic trees.
 The heads file defaults to the one packaged for the embedded model (`medusa_decoder/data/`),
 written by `medusa-decoder train-heads --output ...` (the README gives the command).
 Self-speculative draft: the target's first L layers; when the heads file carries an exit block
