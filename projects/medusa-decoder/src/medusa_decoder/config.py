@@ -27,7 +27,7 @@ class DecodeConfig:
     max_ngram: int = param(3, help="longest suffix n-gram looked up in the context")
     min_ngram: int = param(1, help="shortest suffix n-gram that may propose (a 1-token match "
                            "is often a guess; each proposal makes the forward wider)")
-    ngram_branches: int = param(1, help="ngram: continuations of up to N earlier matches, "
+    ngram_branches: int = param(2, help="ngram: continuations of up to N earlier matches, "
                                 "merged into one candidate tree (1 = a chain, like HF)")
     ngram_adaptive: bool = param(False, help="ngram: draft length adapts (+2 after a fully "
                                  "accepted step, -1 otherwise, 2..k)")
@@ -112,7 +112,7 @@ class BenchConfig:
     heads: str = param("", help="heads file (default: packaged)")
     tree_size: int = param(0, help="Medusa candidate nodes per step (0 = dynamic)")
     k: int = param(16, help="n-gram / draft tokens per step at most (ours and HF's)")
-    ngram_branches: int = param(1, help="ngram: earlier matches merged into one tree")
+    ngram_branches: int = param(2, help="ngram: earlier matches merged into one tree")
     min_ngram: int = param(1, help="ngram / hybrid: shortest suffix match that proposes")
     ngram_adaptive: bool = param(False, help="ngram: adaptive draft length (2..k)")
     ngram_scale: bool = param(True, help="ngram / hybrid: draft <= 2x the repeated span")
