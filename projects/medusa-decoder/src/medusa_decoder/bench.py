@@ -2,12 +2,16 @@
 
 Methods (same prompts, same max tokens, greedy, one process, interleaved per prompt so machine
 noise hits all of them alike; the median of `repeats` per prompt):
-- ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa;
-- HF: `generate(do_sample=False)`, with `prompt_lookup_num_tokens=k`, and with
+- ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa, hybrid,
+  all on one engine in one dtype (`--dtype auto`: bf16 on a CPU with AVX512-BF16);
+- HF (the same model object, so the same dtype): `generate(do_sample=False)`, with
+  `prompt_lookup_num_tokens=k`, and with
   `assistant_model=` our draft (the same early-layer model, so the comparison is of the loops).
 Accepted tokens per forward = (tokens - 1) / (target forwards - 1) for every method: the prefill
 forward yields the first token. HF's forwards are counted with a hook on the target.
-Each row also says whether the tokens equal our plain greedy's (they must, for ours).
+Each row also says whether the tokens equal our plain greedy's (they must, for ours, in float32;
+in bf16 one-token and multi-token forwards round differently, so a near-tie can swap).
+Everything is warmed up (engines built, cost table measured, one short run each) before timing.
 Used by `medusa-decoder bench` and bench/bench_decoding.py. Leaves out batch > 1.
 """
 
