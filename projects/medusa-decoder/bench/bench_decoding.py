@@ -1,7 +1,9 @@
 """Benchmark script: every method vs HF generate (plain, prompt lookup, assisted) on chat and
-Python-docs prompts; prints a Markdown table, last line one JSON object.
+Python-docs prompts, all in one dtype (bf16 on a CPU with AVX512-BF16, `--dtype float32` to
+compare); prints a header, a Markdown table, the issue's goal lines, last line one JSON object.
 
-    uv run --package medusa-decoder python bench/bench_decoding.py --prompts 3 --max-tokens 64
+    uv run --package medusa-decoder python bench/bench_decoding.py --prompts 2 --max-tokens 48 \
+        --threads 1
 
 Same as `medusa-decoder bench`; kept as a script so the README's command is a file to read.
 """

@@ -31,6 +31,7 @@ def tiny_heads_path(tiny_model, tmp_path_factory):
     model, tok = tiny_model
     train_heads(TrainHeadsConfig(model="tiny-llama", output=str(out), num_prompts=4,
                                  gen_tokens=12, steps=6, batch_size=32, draft_layers=1,
+                                 num_heads=3,
                                  device="cpu"), model, tok)
     return out / "heads.safetensors"
 

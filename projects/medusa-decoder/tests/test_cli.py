@@ -60,8 +60,8 @@ def test_generate_json_has_ids_and_accepted_lengths(capsys, tiny_heads_path):
 
 def test_demo_last_line_is_json(capsys, tiny_heads_path):
     assert main(["demo", "--model", "tiny-llama", "--max-tokens", "8", "--prompts", "1",
-                 "--heads", str(tiny_heads_path)]) == 0
+                 "--heads", str(tiny_heads_path), "--dtype", "float32"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(last["accepted_length"]) == {"greedy", "ngram", "draft", "medusa"}
+    assert set(last["accepted_length"]) == {"greedy", "ngram", "draft", "medusa", "hybrid"}
     assert set(last["speedup"]) == set(last["accepted_length"])
     assert all(last["identical_to_greedy"].values())

@@ -7,7 +7,7 @@ import torch
 from medusa_decoder import DecodeConfig, Decoder
 from medusa_decoder.prompts import chat_prompts, docs_prompts
 
-METHODS = ("greedy", "ngram", "draft", "medusa")
+METHODS = ("greedy", "ngram", "draft", "medusa", "hybrid")
 
 
 def _hf_greedy(model, tok, prompt, n):

@@ -27,6 +27,7 @@ def test_round_trip_and_other_model_refused(tiny_model, real_model, tiny_heads_p
     again = load_heads(tmp_path / "copy.safetensors", model)
     for a, b in zip(heads.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+    assert heads.vocab is not None and torch.equal(heads.vocab, again.vocab)
     with pytest.raises(UserError, match="hidden size"):
         load_heads(tiny_heads_path, real_model[0])
     # Same shapes, other weights: only the hash can tell.

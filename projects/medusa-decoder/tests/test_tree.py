@@ -48,3 +48,35 @@ def test_layout_fill():
 def test_bad_tree_rejected():
     with pytest.raises(ValueError):
         DraftTree([1, 2], [-1, 1])
+
+
+def test_trie_merges_prefixes_and_leaf_paths_invert_it():
+    tree = DraftTree.trie(42, [[1, 2], [1, 3], [4]])
+    assert tree.tokens == [42, 1, 2, 3, 4] and tree.parents == [-1, 0, 1, 1, 0]
+    assert tree.leaf_paths() == [[1, 2], [1, 3], [4]]
+    assert len(DraftTree.trie(42, [[1, 2], [1, 3], [4]], max_nodes=2)) == 3
+    assert DraftTree([5, 7, 8, 9], [-1, 0, 0, 1]).leaf_paths() == [[8], [7, 9]]
+
+
+def test_ngram_branches_and_adaptive_length():
+    from medusa_decoder.proposers import NgramProposer
+
+    ids = [7, 1, 2, 3, 9, 1, 2, 4, 1, 2]  # suffix "1 2" occurs twice before: ->4 (latest), ->3
+    prop = NgramProposer(num_tokens=2, max_ngram=2, branches=3)
+    assert prop.lookups(ids) == [[4, 1], [3, 9]]  # latest first; n = 1 adds only duplicates
+    tree = prop.propose(ids, None)
+    assert tree.tokens == [2, 4, 1, 3, 9] and tree.parents == [-1, 0, 1, 0, 3]
+    chain = prop.propose(ids, None, temperature=1.0)  # sampling: a chain only
+    assert chain.is_chain and chain.tokens == [2, 4, 1]
+    adaptive = NgramProposer(num_tokens=6, max_ngram=2, adaptive=True)
+    adaptive.propose(ids, None)
+    adaptive.propose(ids + [5], None)  # proposal [4, 1] rejected at once -> k shrinks
+    assert adaptive.current_k == 5
+
+
+def test_best_tree_size_trades_acceptance_for_cost():
+    from medusa_decoder.tree import best_tree_size
+
+    assert best_tree_size([[0.5], [0.5]], {1: 1.0, 2: 1.2, 3: 1.6}) == 1
+    assert best_tree_size([[0.5], [0.5]], {1: 1.0, 3: 1.05}) == 2  # cheap nodes: take both
+    assert best_tree_size([[0.1]], {1: 1.0, 2: 1.5}) == 0  # a bad head: plain decoding

@@ -2,12 +2,16 @@
 
 Methods (same prompts, same max tokens, greedy, one process, interleaved per prompt so machine
 noise hits all of them alike; the median of `repeats` per prompt):
-- ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa;
-- HF: `generate(do_sample=False)`, with `prompt_lookup_num_tokens=k`, and with
+- ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa, hybrid,
+  all on one engine in one dtype (`--dtype auto`: bf16 on a CPU with AVX512-BF16);
+- HF (the same model object, so the same dtype): `generate(do_sample=False)`, with
+  `prompt_lookup_num_tokens=k`, and with
   `assistant_model=` our draft (the same early-layer model, so the comparison is of the loops).
 Accepted tokens per forward = (tokens - 1) / (target forwards - 1) for every method: the prefill
 forward yields the first token. HF's forwards are counted with a hook on the target.
-Each row also says whether the tokens equal our plain greedy's (they must, for ours).
+Each row also says whether the tokens equal our plain greedy's (they must, for ours, in float32;
+in bf16 one-token and multi-token forwards round differently, so a near-tie can swap).
+Everything is warmed up (engines built, cost table measured, one short run each) before timing.
 Used by `medusa-decoder bench` and bench/bench_decoding.py. Leaves out batch > 1.
 """
 
@@ -20,11 +24,11 @@ from typing import Any
 import torch
 from llm_shared import markdown_table
 
-from .config import BenchConfig, DecodeConfig
+from .config import METHODS, BenchConfig, DecodeConfig
 from .methods import Decoder
 from .prompts import prompts as corpus_prompts
 
-OURS = ("greedy", "ngram", "draft", "medusa")
+OURS = METHODS
 HF = ("hf_greedy", "hf_prompt_lookup", "hf_assisted")
 
 
@@ -67,12 +71,21 @@ def _hf_run(decoder: Decoder, method: str, prompt: list[int], max_tokens: int,
 def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, Any]:
     if config.threads:
         torch.set_num_threads(config.threads)
-    decoder = decoder or Decoder(DecodeConfig(model=config.model, heads=config.heads,
-                                              tree_size=config.tree_size, k=config.k,
-                                              max_tokens=config.max_tokens,
-                                              device=config.device))
+    decoder = decoder or Decoder(DecodeConfig(
+        model=config.model, heads=config.heads, tree_size=config.tree_size, k=config.k,
+        max_tokens=config.max_tokens, device=config.device, dtype=config.dtype,
+        engine=config.engine, ngram_branches=config.ngram_branches, min_ngram=config.min_ngram,
+        ngram_adaptive=config.ngram_adaptive, ngram_scale=config.ngram_scale))
     methods = list(config.methods)
     rows, summary = [], {}
+    # Warm-up outside the timings: builds the lean engine, heads, draft and the auto tree's cost
+    # calibration, and runs every method once on a short prompt.
+    warm = corpus_prompts(decoder.tokenizer, "chat", 1, "train")[0]
+    for m in methods:
+        if m in OURS:
+            decoder.generate(warm, m, max_tokens=4)
+        else:
+            _hf_run(decoder, m, warm, 4, config.k)
     for kind in ("chat", "docs"):
         prompt_list = corpus_prompts(decoder.tokenizer, kind, config.prompts, "eval")
         seconds = {m: 0.0 for m in methods}
@@ -112,13 +125,53 @@ def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, 
             rows.append(row)
             summary[f"{kind}/{m}"] = {k: row[k] for k in ("tokens_per_s", "accepted_per_forward",
                                                           "speedup_vs_greedy", "same_as_greedy")}
+    dtype = str(decoder.dtype).replace("torch.", "")
+    print(f"dtype {dtype}, engine {config.engine}, {torch.get_num_threads()} torch thread(s), "
+          f"{config.prompts} prompt(s) per kind x {config.max_tokens} tokens, "
+          f"median of {config.repeats}")
     print(markdown_table(rows))
-    best = max((r for r in rows if r["method"] in OURS and r["method"] != "greedy"),
-               key=lambda r: r["speedup_vs_greedy"] or 0, default=None)
     result: dict[str, Any] = {"tokens_per_s": {k: v["tokens_per_s"] for k, v in summary.items()},
-                              "results": summary, "threads": torch.get_num_threads(),
+                              "results": summary, "dtype": dtype, "engine": config.engine,
+                              "threads": torch.get_num_threads(),
                               "max_tokens": config.max_tokens, "prompts_per_kind": config.prompts}
-    if best is not None:
-        result["best"] = {"method": best["method"], "prompts": best["prompts"],
-                          "speedup_vs_greedy": best["speedup_vs_greedy"]}
+    if config.tree_size == 0 and any(m in ("medusa", "hybrid") for m in methods):
+        cost = {t: round(c, 2) for t, c in decoder.verify_cost().items()}
+        print(f"dynamic Medusa trees; measured verify cost by node count (x one-token "
+              f"forward): {cost}")
+        result["verify_cost"] = cost
+    result.update(goal_summary(rows))
+    for line in goal_lines(result):
+        print(line)
     return result
+
+
+def goal_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue #8's figures: the best of our speculative methods per prompt kind, its speedup over
+    our plain greedy, and its tokens/s over each HF peer's on the same prompts."""
+    out: dict[str, Any] = {"best_per_kind": {}}
+    by = {(r["prompts"], r["method"]): r for r in rows}
+    for kind in ("chat", "docs"):
+        ours = [r for r in rows if r["prompts"] == kind and r["method"] in OURS
+                and r["method"] != "greedy" and r["speedup_vs_greedy"] is not None]
+        if not ours:
+            continue
+        best = max(ours, key=lambda r: r["tokens_per_s"])
+        entry = {"method": best["method"], "speedup_vs_greedy": best["speedup_vs_greedy"]}
+        for peer in HF:
+            if (kind, peer) in by and by[(kind, peer)]["tokens_per_s"] > 0:
+                entry[f"vs_{peer}"] = round(best["tokens_per_s"]
+                                            / by[(kind, peer)]["tokens_per_s"], 3)
+        out["best_per_kind"][kind] = entry
+    if out["best_per_kind"]:
+        kind, entry = max(out["best_per_kind"].items(), key=lambda kv: kv[1]["speedup_vs_greedy"])
+        out["best"] = {"prompts": kind, **entry}
+    return out
+
+
+def goal_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for kind, e in result.get("best_per_kind", {}).items():
+        peers = ", ".join(f"{k[3:]} {v}x" for k, v in e.items() if k.startswith("vs_"))
+        lines.append(f"{kind}: best {e['method']} {e['speedup_vs_greedy']}x our greedy"
+                     + (f"; vs {peers}" if peers else ""))
+    return lines

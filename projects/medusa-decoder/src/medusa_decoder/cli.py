@@ -17,7 +17,8 @@ from .config import BenchConfig, DecodeConfig, DemoConfig, TrainHeadsConfig
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medusa-decoder",
-        description="Speculative decoding (n-gram lookup, self-speculative draft, Medusa heads) "
+        description="Speculative decoding (n-gram lookup, self-speculative draft, Medusa heads, "
+                    "hybrid) "
                     "that is exact under greedy decoding — chapter 7.3 (推理加速黑科技).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -29,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(train, TrainHeadsConfig)
     gen = commands.add_parser(
         "generate", help="decode a prompt with one method",
-        description="Decode --prompt with greedy, ngram, draft or medusa; at temperature 0 every "
-                    "method returns the same tokens as plain greedy. --json prints token ids, "
+        description="Decode --prompt with greedy, ngram, draft, medusa or hybrid; at temperature "
+                    "0 every method returns the same tokens as plain greedy (in float32; in "
+                    "bfloat16 a near-tie can swap, see the README). --json prints token ids, "
                     "accepted lengths and timing.")
     gen.add_argument("--prompt", required=True, help="user message (chat template applied)")
     gen.add_argument("--raw", action="store_true", help="continue --prompt as raw text, "
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="tokens/s and accepted tokens per forward, ours vs HF",
         description="Times every method on chat and Python-docs prompts (eval split) against HF "
-                    "generate (plain, prompt_lookup_num_tokens, assistant_model) in one process.")
+                    "generate (plain, prompt_lookup_num_tokens, assistant_model) in one process, "
+                    "all in one dtype (--dtype auto: bfloat16 on a CPU with AVX512-BF16).")
     bench.add_argument("--json", action="store_true", help="(the last line is always JSON)")
     add_config_args(bench, BenchConfig)
     demo = commands.add_parser("demo", help="decode a few prompts with every method (< 90 s)",

@@ -10,39 +10,57 @@ from dataclasses import dataclass
 
 from llm_shared import EMBEDDED_LLM, UserError, param
 
-METHODS = ("greedy", "ngram", "draft", "medusa")
+METHODS = ("greedy", "ngram", "draft", "medusa", "hybrid")
 
 
 @dataclass
 class DecodeConfig:
     model: str = param(EMBEDDED_LLM, help="target model: name, local directory or HF id")
-    method: str = param("medusa", help="proposer", choices=METHODS)
+    method: str = param("medusa", help="proposer (hybrid = Medusa tree + n-gram chain)",
+                        choices=METHODS)
     max_tokens: int = param(64, help="tokens to generate")
     temperature: float = param(0.0, help="0 = greedy (exact); > 0 samples")
     acceptance: str = param("auto", help="auto (greedy at T=0, speculative sampling for chains, "
                             "typical for trees), greedy, sample, typical (Medusa, not exact)",
                             choices=("auto", "greedy", "sample", "typical"))
-    k: int = param(6, help="tokens proposed per step by ngram and draft")
+    k: int = param(16, help="most tokens proposed per step by ngram and draft")
     max_ngram: int = param(3, help="longest suffix n-gram looked up in the context")
+    min_ngram: int = param(1, help="shortest suffix n-gram that may propose (a 1-token match "
+                           "is often a guess; each proposal makes the forward wider)")
+    ngram_branches: int = param(2, help="ngram: continuations of up to N earlier matches, "
+                                "merged into one candidate tree (1 = a chain, like HF)")
+    ngram_adaptive: bool = param(False, help="ngram: draft length adapts (+2 after a fully "
+                                 "accepted step, -1 otherwise, 2..k)")
+    ngram_scale: bool = param(True, help="ngram / hybrid: propose at most 2x the length of "
+                              "the repeated span found (long copies get long drafts)")
     draft_layers: int = param(0, help="self-speculative draft: the target's first L layers "
                               "(0 = the L stored in the heads file, else 8)")
     draft_model: str = param("", help="a separate draft model with the same tokenizer "
                              "(overrides --draft-layers)")
     heads: str = param("", help="heads file from train-heads (default: the packaged heads for "
                        "the embedded model)")
-    tree_size: int = param(6, help="Medusa candidate nodes per step besides the root")
+    tree_size: int = param(0, help="Medusa candidate nodes per step besides the root; 0 = "
+                           "dynamic: rebuilt each step from the heads' probabilities and this "
+                           "machine's measured verify cost per node count")
     typical_epsilon: float = param(0.09, help="typical acceptance: hard threshold")
     typical_delta: float = param(0.3, help="typical acceptance: entropy-scaled threshold")
     seed: int = param(0, help="random seed for sampling")
     device: str = param("auto", help="auto, cpu, cuda or mps")
+    dtype: str = param("auto", help="compute dtype of the target, draft and heads: auto = "
+                       "bfloat16 on a CPU with AVX512-BF16/AMX or a bf16 GPU, else float32 "
+                       "(a model passed in keeps its own dtype); float32, bfloat16")
+    engine: str = param("lean", help="lean (own Llama forward over a preallocated cache) or hf "
+                        "(transformers modules + DynamicCache)", choices=("lean", "hf"))
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
             raise UserError(f"--temperature must be >= 0 (got {self.temperature}); 0 = greedy")
         if self.max_tokens < 1:
             raise UserError(f"--max-tokens must be >= 1 (got {self.max_tokens})")
-        if self.k < 1 or self.max_ngram < 1 or self.tree_size < 0 or self.draft_layers < 0:
-            raise UserError("--k and --max-ngram must be >= 1, --tree-size and --draft-layers >= 0")
+        if self.k < 1 or self.max_ngram < 1 or self.tree_size < 0 or self.draft_layers < 0 \
+                or self.ngram_branches < 1 or not 1 <= self.min_ngram <= self.max_ngram:
+            raise UserError("--k, --max-ngram and --ngram-branches must be >= 1, --min-ngram in "
+                            "1..max-ngram, --tree-size and --draft-layers >= 0")
         if self.acceptance == "greedy" and self.temperature > 0:
             raise UserError("--acceptance greedy needs --temperature 0")
 
@@ -51,17 +69,17 @@ class DecodeConfig:
 class TrainHeadsConfig:
     model: str = param(EMBEDDED_LLM, help="base model the heads are for (kept frozen)")
     output: str = param("", help="output directory (heads.safetensors, data.pt, checkpoint.pt)")
-    num_heads: int = param(3, help="Medusa heads K (head k predicts token t+1+k)")
+    num_heads: int = param(4, help="Medusa heads K (head k predicts token t+1+k)")
     draft_layers: int = param(8, help="also train an exit block on layer L for the draft "
                               "method (0 = none)")
     own_lm_head: bool = param(False, help="a trainable LM head copy per head (Medusa-1) instead "
                               "of the shared frozen base head")
-    num_prompts: int = param(64, help="corpus prompts (half chat, half docs) to self-distill")
-    gen_tokens: int = param(48, help="tokens the base model generates per prompt")
+    num_prompts: int = param(384, help="corpus prompts (half chat, half docs) to self-distill")
+    gen_tokens: int = param(64, help="tokens the base model generates per prompt")
     context_chars: int = param(800, help="characters of each docs passage (teacher-forced "
                                "positions, labelled with the model's own greedy choices)")
     gen_batch_size: int = param(8, help="prompts per batched generate call")
-    steps: int = param(300, help="optimizer steps")
+    steps: int = param(1500, help="optimizer steps")
     batch_size: int = param(256, help="positions per step")
     lr: float = param(2e-3, help="AdamW learning rate")
     checkpoint_every: int = param(50, help="steps between checkpoints")
@@ -88,15 +106,22 @@ class BenchConfig:
     prompts: int = param(3, help="prompts per kind (chat, docs)")
     max_tokens: int = param(64, help="tokens generated per prompt")
     repeats: int = param(1, help="timed repeats per method and prompt (median)")
-    methods: list[str] = param(["greedy", "ngram", "draft", "medusa", "hf_greedy",
+    methods: list[str] = param(["greedy", "ngram", "draft", "medusa", "hybrid", "hf_greedy",
                                 "hf_prompt_lookup", "hf_assisted"],
                                help="methods to time (ours + HF peers)")
     heads: str = param("", help="heads file (default: packaged)")
-    tree_size: int = param(6, help="Medusa candidate nodes per step")
-    k: int = param(6, help="n-gram / draft tokens per step (ours and HF's)")
+    tree_size: int = param(0, help="Medusa candidate nodes per step (0 = dynamic)")
+    k: int = param(16, help="n-gram / draft tokens per step at most (ours and HF's)")
+    ngram_branches: int = param(2, help="ngram: earlier matches merged into one tree")
+    min_ngram: int = param(1, help="ngram / hybrid: shortest suffix match that proposes")
+    ngram_adaptive: bool = param(False, help="ngram: adaptive draft length (2..k)")
+    ngram_scale: bool = param(True, help="ngram / hybrid: draft <= 2x the repeated span")
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 is ~2.5x faster "
                          "per token than 2 on this shared 2-core machine (measured)")
     device: str = param("auto", help="auto, cpu, cuda or mps")
+    dtype: str = param("auto", help="dtype of every method and HF peer alike: auto = bfloat16 "
+                       "on a CPU with AVX512-BF16/AMX, else float32")
+    engine: str = param("lean", help="our methods' forward: lean or hf", choices=("lean", "hf"))
 
 
 @dataclass
@@ -108,6 +133,7 @@ class DemoConfig:
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 measured ~2.5x "
                          "faster per token than 2 on this shared 2-core machine")
     device: str = param("auto", help="auto, cpu, cuda or mps")
+    dtype: str = param("auto", help="auto = bfloat16 on a CPU with AVX512-BF16/AMX, else float32")
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1 or self.prompts < 1:

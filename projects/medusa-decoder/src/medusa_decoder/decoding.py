@@ -24,7 +24,7 @@ import torch
 from llm_shared import UserError
 
 from .acceptance import accept_greedy, accept_speculative, accept_typical, probabilities
-from .kv import TargetRunner
+from .kv import make_runner
 from .proposers import Proposer
 from .tree import DraftTree
 
@@ -65,7 +65,8 @@ def generate(model: Any, proposer: Proposer, prompt: list[int], *, max_new_token
              mode: str = "greedy", temperature: float = 0.0, eos: int | list[int] | None = None,
              generator: torch.Generator | None = None, typical_epsilon: float = 0.09,
              typical_delta: float = 0.3) -> GenerationResult:
-    """Decode `max_new_tokens` after `prompt` with `proposer`; see the module docstring."""
+    """Decode `max_new_tokens` after `prompt` with `proposer`; see the module docstring.
+    `model`: a `LeanLlama` (lean engine) or a Hugging Face causal LM (its own cache code)."""
     if temperature < 0:
         raise UserError(f"--temperature must be >= 0 (got {temperature}); 0 means greedy")
     if mode not in MODES:
@@ -77,7 +78,7 @@ def generate(model: Any, proposer: Proposer, prompt: list[int], *, max_new_token
     stop = _eos_ids(model, eos)
     start = time.perf_counter()
     proposer.reset()
-    runner = TargetRunner(model)
+    runner = make_runner(model)
     logits, hidden = runner.prefill(prompt)
     if mode == "greedy":
         root = int(logits.argmax())

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import cache_dir, load_causal_lm
+from llm_shared import cache_dir, load_causal_lm, pick_device
 
 from .config import METHODS as OURS_METHODS
 from .config import DecodeConfig, DemoConfig, TrainHeadsConfig
+from .lean import resolve_dtype
 from .methods import Decoder, default_heads_path
 from .prompts import chat_prompts, docs_prompts
 
@@ -39,7 +40,10 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     start = time.perf_counter()
     if config.threads:
         torch.set_num_threads(config.threads)
-    model, tokenizer = load_causal_lm(config.model, device=config.device)
+    dtype = resolve_dtype(config.dtype, pick_device(config.device))
+    model, tokenizer = load_causal_lm(config.model, device=config.device, dtype=dtype)
+    print(f"target {config.model} in {str(dtype).replace('torch.', '')}, "
+          f"{torch.get_num_threads()} torch thread(s)")
     heads = config.heads or default_heads_path(config.model) or _quick_heads(config.model, model,
                                                                              tokenizer)
     decoder = Decoder(DecodeConfig(model=config.model, heads=str(heads),
@@ -47,6 +51,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
                       model, tokenizer)
     prompts = (chat_prompts(tokenizer, config.prompts, "eval")
                + docs_prompts(tokenizer, config.prompts, "eval"))
+    for m in OURS_METHODS:  # warm-up: builds engines, heads and the cost table untimed
+        decoder.generate(prompts[0], m, max_tokens=2)
     totals = {m: [0, 0.0, 0, 0] for m in OURS_METHODS}  # tokens, seconds, emitted-1, forwards-1
     identical = {m: True for m in OURS_METHODS}
     for i, prompt in enumerate(prompts):

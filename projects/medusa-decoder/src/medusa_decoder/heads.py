@@ -59,6 +59,12 @@ class MedusaHeads(nn.Module):
                 self.lm_heads.append(copy)
         self.accuracies: list[list[float]] = []  # measured top-i accuracy per head
         self.fingerprint = ""
+        # Read-out vocabulary (V',): the tokens seen as targets in training. NOTE: proposing only
+        # from it makes the per-step read-out a (V' x C) matmul instead of the full LM head
+        # (SmolLM2: ~8k of 49152 rows), which on a CPU is most of a head's cost; a token outside
+        # it is simply never proposed (exactness does not depend on proposals).
+        self.vocab: torch.Tensor | None = None
+        self._read_out: tuple[torch.Tensor, torch.Tensor] | None = None  # (weight ref, W[vocab])
 
     def features(self, hidden: torch.Tensor, num_heads: int | None = None) -> torch.Tensor:
         """(N, C) -> (N, K, C) per-head features before the LM head."""
@@ -74,6 +80,38 @@ class MedusaHeads(nn.Module):
         return torch.stack([self.lm_heads[k](feats[:, k]) for k in range(feats.shape[1])], dim=1)
 
 
+    def read_out_weight(self, lm_weight: torch.Tensor) -> torch.Tensor:
+        """The LM head rows of the read-out vocabulary (V', C), cut once per base weight."""
+        if self.vocab is None:
+            return lm_weight
+        if self._read_out is None or self._read_out[0] is not lm_weight:
+            rows = lm_weight[self.vocab.to(lm_weight.device)].contiguous()  # (V', C)
+            self._read_out = (lm_weight, rows)
+        return self._read_out[1]
+
+    @torch.inference_mode()
+    def candidates(self, hidden: torch.Tensor, lm_weight: torch.Tensor, top: int,
+                   num_heads: int | None = None) -> torch.Tensor:
+        """(N, C) -> (N, K, top) token ids, best first, from the restricted read-out."""
+        return self.ranked(hidden, lm_weight, top, num_heads)[0]
+
+    @torch.inference_mode()
+    def ranked(self, hidden: torch.Tensor, lm_weight: torch.Tensor, top: int,
+               num_heads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, C) -> token ids and their softmax probabilities, each (N, K, top), best first
+        (the probabilities are over the read-out vocabulary)."""
+        feats = self.features(hidden.to(lm_weight.dtype), num_heads)  # (N, K, C)
+        if self.lm_heads is not None:
+            logits = torch.stack([self.lm_heads[k](feats[:, k])
+                                  for k in range(feats.shape[1])], dim=1)  # (N, K, V)
+        else:
+            logits = feats @ self.read_out_weight(lm_weight).T  # (N, K, V')
+        probs, ranked = torch.softmax(logits.float(), dim=-1).topk(top, dim=-1)
+        if self.vocab is not None and self.lm_heads is None:
+            ranked = self.vocab.to(ranked.device)[ranked]  # vocabulary ids
+        return ranked, probs  # (N, K, top) each
+
+
 def model_fingerprint(model: Any) -> str:
     """sha256 over shapes and a strided sample of the input embeddings and the LM head."""
     digest = hashlib.sha256()
@@ -81,14 +119,20 @@ def model_fingerprint(model: Any) -> str:
     shape = [config.vocab_size, config.hidden_size, config.num_hidden_layers]
     digest.update(json.dumps(shape).encode())
     for weight in (model.get_input_embeddings().weight, model.lm_head.weight):
-        sample = weight.detach().float().flatten()[::997].cpu().contiguous()
+        # Rounded through bfloat16 so a float32 and a bfloat16 copy of one model agree.
+        sample = weight.detach().to(torch.bfloat16).float().flatten()[::997].cpu().contiguous()
         digest.update(sample.numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
 def save_heads(heads: MedusaHeads, path: str | Path, *, fingerprint: str,
                extra: dict[str, Any] | None = None) -> None:
-    tensors = {k: v.detach().cpu().contiguous() for k, v in heads.state_dict().items()}
+    # NOTE: bfloat16 on disk halves the packaged file; heads only propose, so their rounding
+    # can change speed, never the output.
+    tensors = {k: v.detach().cpu().to(torch.bfloat16).contiguous()
+               for k, v in heads.state_dict().items()}
+    if heads.vocab is not None:
+        tensors["vocab"] = heads.vocab.detach().cpu().to(torch.int64).contiguous()
     meta = {"format": FORMAT, "fingerprint": fingerprint, "hidden_size": heads.hidden_size,
             "num_heads": heads.num_heads, "own_lm_head": heads.own_lm_head,
             "draft_layers": heads.draft_layers,
@@ -136,7 +180,12 @@ def load_heads(path: str | Path, model: Any) -> MedusaHeads:
                         draft_layers=meta.get("draft_layers", 0))
     with safe_open(str(path), framework="pt") as handle:
         state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    vocab = state.pop("vocab", None)
+    if vocab is not None and (vocab.ndim != 1 or int(vocab.max()) >= model.config.vocab_size):
+        raise UserError(f"heads in {path} have a read-out vocabulary that does not fit this "
+                        "model; run train-heads for this model")
     heads.load_state_dict({k: v.float() for k, v in state.items()})
+    heads.vocab = vocab
     heads.accuracies = meta.get("accuracies", [])
     heads.fingerprint = fingerprint
     device = next(model.parameters()).device

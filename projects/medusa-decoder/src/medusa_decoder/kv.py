@@ -1,5 +1,9 @@
 """The target model behind a KV cache: prefill, verify a draft tree in one forward, keep a path.
 
+Two runners with one interface (`prefill`, `verify`, `keep`, `forwards`): `LeanRunner` over
+`lean.LeanLlama` (the default engine: preallocated cache, no per-forward module overhead) and
+`TargetRunner` over a Hugging Face model (`--engine hf`). `make_runner` picks by type.
+
 `TargetRunner` owns one Hugging Face `DynamicCache`. `verify(tree)` feeds every tree node at
 once: positions = cached length + node depth, and a 4-D boolean mask where node i sees the whole
 cached prefix plus its own ancestors (tree attention; a chain is the ordinary causal mask).
@@ -18,6 +22,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
+from .lean import LeanLlama
 from .tree import DraftTree
 
 
@@ -88,3 +93,52 @@ class TargetRunner:
                 layer.values[..., n:n + len(path), :] = layer.values.index_select(-2, index)
         self.length = n + len(path)
         truncate_cache(self.cache, self.length)
+
+
+class LeanRunner:
+    """The same interface over `LeanLlama` and its preallocated `LeanCache`."""
+
+    def __init__(self, engine: LeanLlama, capacity: int = 512) -> None:
+        self.engine = engine
+        self.device = engine.device
+        self.cache = engine.new_cache(capacity)
+        self.forwards = 0
+
+    @property
+    def length(self) -> int:
+        return self.cache.length
+
+    def _run(self, ids: list[int], positions: torch.Tensor,
+             mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.engine.forward(torch.tensor(ids, device=self.device), positions,
+                                     self.cache, mask)  # (T, C)
+        self.forwards += 1
+        return self.engine.logits(hidden), hidden  # (T, V), (T, C)
+
+    @torch.inference_mode()
+    def prefill(self, prompt: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not prompt:
+            raise ValueError("the prompt must hold at least one token")
+        self.cache.length = 0
+        self.cache.reserve(2 * len(prompt) + 64)
+        logits, hidden = self._run(prompt, torch.arange(len(prompt), device=self.device), None)
+        self.cache.length = len(prompt)
+        return logits[-1], hidden[-1]
+
+    @torch.inference_mode()
+    def verify(self, tree: DraftTree) -> tuple[torch.Tensor, torch.Tensor]:
+        n, T = self.cache.length, len(tree)
+        positions = n + torch.tensor(tree.depths(), device=self.device)  # (T,)
+        mask = None  # one node, or a chain: the engine's causal mask
+        if not tree.is_chain:
+            mask = torch.ones(T, n + T, dtype=torch.bool, device=self.device)
+            mask[:, n:] = tree.ancestor_mask().to(self.device)  # (T, T) tree attention
+        return self._run(tree.tokens, positions, mask)
+
+    @torch.inference_mode()
+    def keep(self, path: list[int]) -> None:
+        self.cache.keep(path)
+
+
+def make_runner(model: Any) -> TargetRunner | LeanRunner:
+    return LeanRunner(model) if isinstance(model, LeanLlama) else TargetRunner(model)

@@ -9,7 +9,7 @@ was accepted, since it reads `ids` again next step.
   latest earlier occurrence of the last n tokens (n from `max_ngram` down to `min_ngram`) and
   propose the k tokens that followed it. Costs no model call.
 - `DraftModelProposer`: a smaller causal LM with the same tokenizer, run autoregressively for k
-  tokens with its own KV cache (cropped to the common prefix each step). `early_exit_model`
+  tokens with its own lean KV cache (cropped to the common prefix each step). `early_exit_model`
   makes the self-speculative draft: the target's own first L layers + its final norm and LM head.
 - `MedusaProposer`: K heads on the target's last hidden state give ranked tokens for positions
   +1..+K after the root; a fixed `TreeLayout` (from measured accuracies) picks the candidates.
@@ -25,12 +25,11 @@ from typing import Any, Protocol
 import torch
 from llm_shared import UserError
 from torch import nn
-from transformers import DynamicCache
 
 from .acceptance import probabilities
 from .heads import MedusaHeads
-from .kv import truncate_cache
-from .tree import DraftTree, TreeLayout
+from .lean import lean_engine
+from .tree import DraftTree, TreeLayout, best_tree_size, medusa_tree_paths
 
 
 class Proposer(Protocol):
@@ -57,35 +56,82 @@ class NoProposer:
         return DraftTree.chain([ids[-1]])
 
 
+def _match_length(ids: list[int], end: int, L: int, cap: int) -> int:
+    """How many tokens before `end` equal the ones before L (the whole repeated span, <= cap)."""
+    m = 0
+    while m < cap and end - m - 1 >= 0 and ids[end - m - 1] == ids[L - m - 1]:
+        m += 1
+    return m
+
+
 class NgramProposer:
-    """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c."""
+    """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c.
+
+    With `branches` > 1 the continuations of several earlier matches (longest n-gram first,
+    latest first) are merged into a tree on their common prefixes, so one forward checks them
+    all. With `adaptive`, the chain length follows the last step like the draft's schedule:
+    +2 after a fully accepted proposal, -1 otherwise, between 2 and k (a text that repeats
+    itself gets long drafts, one that does not wastes few nodes). With `scale_by_match`, a
+    match proposes at most 2x as many tokens as the repeated span it extends (a 1-token match
+    proposes 2, a copied sentence up to k): each extra node widens the verify forward."""
 
     name = "ngram"
 
-    def __init__(self, num_tokens: int = 6, max_ngram: int = 3, min_ngram: int = 1) -> None:
-        if not 1 <= min_ngram <= max_ngram or num_tokens < 1:
-            raise UserError("n-gram sizes need 1 <= min <= max and k >= 1; fix --max-ngram/--k")
+    def __init__(self, num_tokens: int = 6, max_ngram: int = 3, min_ngram: int = 1,
+                 branches: int = 1, adaptive: bool = False,
+                 scale_by_match: bool = False) -> None:
+        if not 1 <= min_ngram <= max_ngram or num_tokens < 1 or branches < 1:
+            raise UserError("n-gram sizes need 1 <= min <= max, k >= 1 and branches >= 1; "
+                            "fix --max-ngram/--k/--ngram-branches")
         self.k, self.max_ngram, self.min_ngram = num_tokens, max_ngram, min_ngram
+        self.branches, self.adaptive, self.scale_by_match = branches, adaptive, scale_by_match
+        self.reset()
 
     def reset(self) -> None:
-        pass
+        self.current_k = self.k
+        self.last: tuple[int, list[int]] | None = None  # (len(ids) then, main chain proposed)
 
-    def lookup(self, ids: list[int]) -> list[int]:
-        """The continuation of the most recent earlier match of the longest suffix n-gram."""
+    def lookups(self, ids: list[int], k: int | None = None) -> list[list[int]]:
+        """Up to `branches` distinct continuations: longest suffix n-gram first, and within
+        one n the most recent earlier match first."""
+        k = k or self.k
         L = len(ids)
+        found: list[list[int]] = []
         for n in range(min(self.max_ngram, L - 1), self.min_ngram - 1, -1):
             suffix = ids[L - n:]
             # Scan right to left: the latest occurrence is the likeliest continuation.
             for start in range(L - n - 1, -1, -1):
                 if ids[start:start + n] == suffix:
-                    follow = ids[start + n:start + n + self.k]
-                    if follow:
-                        return follow
-        return []
+                    length = k
+                    if self.scale_by_match:
+                        length = min(k, 2 * _match_length(ids, start + n, L, k))
+                    follow = ids[start + n:start + n + length]
+                    if follow and follow not in found:
+                        found.append(follow)
+                        if len(found) >= self.branches:
+                            return found
+        return found
+
+    def lookup(self, ids: list[int]) -> list[int]:
+        """The continuation of the most recent earlier match of the longest suffix n-gram."""
+        found = self.lookups(ids)
+        return found[0] if found else []
+
+    def _adapt(self, ids: list[int]) -> None:
+        if not self.adaptive or self.last is None:
+            return
+        start, proposal = self.last
+        ok = len(proposal) > 0 and ids[start:start + len(proposal)] == proposal
+        self.current_k = min(self.k, self.current_k + 2) if ok else max(2, self.current_k - 1)
 
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
                 generator: torch.Generator | None = None) -> DraftTree:
-        return DraftTree.chain([ids[-1]] + self.lookup(ids))
+        self._adapt(ids)
+        found = self.lookups(ids, self.current_k if self.adaptive else self.k)
+        self.last = (len(ids), found[0] if found else [])
+        if len(found) <= 1 or temperature > 0:  # speculative sampling needs a chain
+            return DraftTree.chain([ids[-1]] + (found[0] if found else []))
+        return DraftTree.trie(ids[-1], found)
 
 
 def early_exit_model(model: Any, num_layers: int) -> Any:
@@ -121,21 +167,21 @@ class DraftModelProposer:
     """Up to k greedy (or sampled, with q recorded) tokens from a draft LM with its own KV cache.
 
     The number proposed adapts like HF's "heuristic" schedule: +2 after a step where every
-    draft token was accepted, -1 (not below 1) otherwise, capped at k; it starts at k."""
+    draft token was accepted, -1 (not below 1) otherwise, capped at k; it starts at min(k, 4)."""
 
     name = "draft"
 
     def __init__(self, draft: Any, num_tokens: int = 4) -> None:
         if num_tokens < 1:
             raise UserError(f"--k must be >= 1 (got {num_tokens})")
-        self.draft, self.k = draft, num_tokens
-        self.device = next(draft.parameters()).device
+        self.draft, self.k = lean_engine(draft), num_tokens  # a LeanLlama (or an HF Llama)
+        self.device = self.draft.device
         self.reset()
 
     def reset(self) -> None:
-        self.cache = DynamicCache(config=self.draft.config)
+        self.cache = self.draft.new_cache(256)
         self.cached: list[int] = []  # the tokens whose keys/values the draft cache holds
-        self.current_k = self.k
+        self.current_k = min(self.k, 4)
         self.last: tuple[int, list[int]] | None = None  # (len(ids) then, tokens proposed)
 
     def _adapt(self, ids: list[int]) -> None:
@@ -153,12 +199,12 @@ class DraftModelProposer:
 
     def _step(self, new: list[int]) -> torch.Tensor:
         start = len(self.cached)
-        ids = torch.tensor([new], device=self.device)  # (1, t)
-        positions = torch.arange(start, start + len(new), device=self.device)[None]  # (1, t)
-        out = self.draft.model(input_ids=ids, position_ids=positions, cache=self.cache,
-                               use_cache=True)
+        ids = torch.tensor(new, device=self.device)  # (t,)
+        positions = torch.arange(start, start + len(new), device=self.device)  # (t,)
+        hidden = self.draft.forward(ids, positions, self.cache)  # (t, C), causal chain
+        self.cache.length = start + len(new)
         self.cached.extend(new)
-        return self.draft.lm_head(out.last_hidden_state[0, -1])  # (V,)
+        return self.draft.logits(hidden[-1:])[0]  # (V,)
 
     @torch.inference_mode()
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
@@ -167,7 +213,7 @@ class DraftModelProposer:
         limit = min(len(self.cached), len(ids) - 1)
         while common < limit and self.cached[common] == ids[common]:
             common += 1
-        truncate_cache(self.cache, common)
+        self.cache.truncate(common)
         self.cached = self.cached[:common]
         self._adapt(ids)
         k = self.current_k
@@ -189,23 +235,62 @@ class DraftModelProposer:
 
 
 class MedusaProposer:
-    """Medusa heads + a fixed candidate tree; heads run on the target's hidden state only."""
+    """Medusa heads + a candidate tree; heads run on the target's hidden state only. The tree is
+    fixed (a layout from the heads' measured accuracies) or, given the verify `cost` by node
+    count, rebuilt each step from the heads' own probabilities (EAGLE-2's dynamic-tree idea).
+
+    With `ngram`, the "hybrid" method: the n-gram lookup's continuation is merged into the same
+    tree (it is free, and long when the text repeats; the heads cover the rest)."""
 
     name = "medusa"
 
-    def __init__(self, heads: MedusaHeads, lm_head: nn.Module, layout: TreeLayout) -> None:
-        if layout.max_depth > heads.num_heads:
+    def __init__(self, heads: MedusaHeads, lm_weight: torch.Tensor, layout: TreeLayout | None,
+                 ngram: NgramProposer | None = None, cost: dict[int, float] | None = None,
+                 max_nodes: int = 24, top: int = 4) -> None:
+        # cost: verify cost by node count -> a dynamic tree per step (layout unused).
+        self.cost, self.max_nodes, self.top = cost, max_nodes, top
+        if layout is None and cost is None:
+            raise ValueError("pass a fixed tree layout or a cost table for dynamic trees")
+        if layout is not None and layout.max_depth > heads.num_heads:
             raise UserError(f"the tree is {layout.max_depth} deep but the file has "
                             f"{heads.num_heads} heads; lower --tree-size")
-        self.heads, self.lm_head, self.layout = heads, lm_head, layout
+        self.heads, self.lm_weight, self.layout = heads, lm_weight, layout  # weight (V, C)
+        self.ngram = ngram
+        if ngram is not None:
+            self.name = "hybrid"
 
     def reset(self) -> None:
-        pass
+        if self.ngram is not None:
+            self.ngram.reset()
 
     @torch.inference_mode()
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
                 generator: torch.Generator | None = None) -> DraftTree:
+        tree = self._medusa_tree(ids, hidden)
+        if self.ngram is None:
+            return tree
+        found = self.ngram.lookups(ids)
+        if not found:
+            return tree
+        # Hybrid: the n-gram continuation(s) first, then the Medusa paths, merged on prefixes.
+        return DraftTree.trie(ids[-1], found + tree.leaf_paths())
+
+    def _medusa_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
+        if self.cost is not None:
+            return self._dynamic_tree(ids, hidden)
         depth = self.layout.max_depth
-        logits = self.heads.logits(hidden[None], self.lm_head, num_heads=depth)[0]  # (K, V)
-        topk = logits.topk(self.layout.max_choice, dim=-1).indices.tolist()  # (K, top)
+        topk = self.heads.candidates(hidden[None], self.lm_weight, self.layout.max_choice,
+                                     num_heads=depth)[0].tolist()  # (K, top) ranked ids
         return self.layout.fill(ids[-1], topk)
+
+    def _dynamic_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
+        """This step's own tree: the heads' probabilities stand in for the average accuracies,
+        so a confident step gets a deep tree and an unsure one none at all (T = 1 costs the
+        least; see `best_tree_size`)."""
+        ranked, probs = self.heads.ranked(hidden[None], self.lm_weight, self.top)
+        probs_l = probs[0].tolist()  # (K, top)
+        n = best_tree_size(probs_l, self.cost, self.max_nodes)
+        if n == 0:
+            return DraftTree.chain([ids[-1]])
+        layout = TreeLayout.from_paths(medusa_tree_paths(probs_l, n))
+        return layout.fill(ids[-1], ranked[0].tolist())

@@ -96,11 +96,12 @@ def features_and_targets(model: Any, sequences: list[tuple[int, list[int]]], num
 
 def head_accuracies(heads: MedusaHeads, lm_head: nn.Module, hidden: torch.Tensor,
                     targets: torch.Tensor, top: int = 10) -> list[list[float]]:
-    """accuracies[k][i] = P(head k+1's i-th ranked token == target) on (N, C) / (N, K+1)."""
+    """accuracies[k][i] = P(head k+1's i-th ranked token == target) on (N, C) / (N, K+1),
+    with the read-out decoding uses (the restricted vocabulary when the heads have one)."""
     accs = []
     with torch.inference_mode():
-        # Chunks keep the (n, K, V) logits small: V is 49152 for SmolLM2.
-        ranked = torch.cat([heads.logits(chunk, lm_head).topk(top, dim=-1).indices
+        weight = lm_head.weight.detach().float()
+        ranked = torch.cat([heads.candidates(chunk, weight, top)
                             for chunk in hidden.split(256)])  # (N, K, top)
         for k in range(heads.num_heads):
             tgt = targets[:, k + 1]
@@ -194,6 +195,7 @@ def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[st
                          "step": step}
                 with atomic_write(ckpt_path, "wb") as handle:
                     torch.save(state, handle)
+    heads.vocab = vocab
     heads.accuracies = head_accuracies(heads, lm_head, held["hidden"], held["targets"])
     extra: dict[str, Any] = {}
     summary: dict[str, Any] = {"accuracies_top1": [a[0] for a in heads.accuracies]}

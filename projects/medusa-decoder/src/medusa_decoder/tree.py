@@ -43,6 +43,25 @@ class DraftTree:
         """[r, d1, d2] -> parents [-1, 0, 1]."""
         return cls(list(tokens), [-1] + list(range(len(tokens) - 1)), list(probs or []))
 
+    @classmethod
+    def trie(cls, root: int, branches: list[list[int]], max_nodes: int | None = None) -> DraftTree:
+        """Root + token sequences merged on common prefixes, in the order given, at most
+        `max_nodes` nodes besides the root. [[1, 2], [1, 3], [4]] -> tokens [r, 1, 2, 3, 4],
+        parents [-1, 0, 1, 1, 0]."""
+        tokens, parents = [root], [-1]
+        index: dict[tuple[int, ...], int] = {(): 0}
+        for branch in branches:
+            for d in range(len(branch)):
+                key = tuple(branch[:d + 1])
+                if key in index:
+                    continue
+                if max_nodes is not None and len(tokens) > max_nodes:
+                    return cls(tokens, parents)
+                index[key] = len(tokens)
+                tokens.append(branch[d])
+                parents.append(index[key[:-1]])
+        return cls(tokens, parents)
+
     def __len__(self) -> int:
         return len(self.tokens)
 
@@ -62,6 +81,19 @@ class DraftTree:
         for i, p in enumerate(self.parents[1:], start=1):
             kids[p].append(i)
         return kids
+
+    def leaf_paths(self) -> list[list[int]]:
+        """Token paths from below the root to every leaf: [5, 7, 8, 9] / [-1, 0, 0, 1] ->
+        [[7, 9], [8]]."""
+        kids = self.children()
+        paths = []
+        for leaf in (i for i in range(1, len(self)) if not kids[i]):
+            path, node = [], leaf
+            while node > 0:
+                path.append(self.tokens[node])
+                node = self.parents[node]
+            paths.append(path[::-1])
+        return paths
 
     def ancestor_mask(self) -> torch.Tensor:
         """(T, T) bool: row i is True at i and at its ancestors (what node i may attend to)."""
@@ -112,6 +144,34 @@ def medusa_tree_paths(accuracies: list[list[float]], size: int) -> list[tuple[in
             for i, a in enumerate(accuracies[depth]):
                 heapq.heappush(heap, (neg_value * a, path + (i,)))
     return chosen
+
+
+def best_tree_size(accuracies: list[list[float]], cost: dict[int, float],
+                   max_size: int = 24) -> int:
+    """The Medusa tree size n that maximises expected tokens per step over the step's cost:
+    (1 + sum of the n best path values) / cost(n + 1 nodes), cost measured per node count
+    (relative to a 1-token forward; linear between measured sizes, flat beyond the last).
+    Example: accuracies [[0.5], [0.5]], cost {1: 1, 2: 1.2, 3: 1.6} -> 1 (1.5/1.2 > 1.75/1.6)."""
+    sizes = sorted(cost)
+
+    def c(t: int) -> float:
+        if t <= sizes[0]:
+            return cost[sizes[0]]
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            if a <= t <= b:
+                return cost[a] + (cost[b] - cost[a]) * (t - a) / (b - a)
+        return cost[sizes[-1]] * t / sizes[-1]  # NOTE: beyond the table, assume linear growth
+
+    paths = medusa_tree_paths(accuracies, max_size)
+    best_n, best_value, expected = 0, 1.0 / c(1), 1.0
+    for n, path in enumerate(paths, start=1):
+        value = 1.0
+        for depth, choice in enumerate(path):
+            value *= accuracies[depth][choice]
+        expected += value
+        if expected / c(n + 1) > best_value:
+            best_n, best_value = n, expected / c(n + 1)
+    return best_n
 
 
 @dataclass
