@@ -3,7 +3,7 @@
 Methods (same prompts, same max tokens, greedy, one process, interleaved per prompt so machine
 noise hits all of them alike; the median of `repeats` per prompt):
 - ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa, hybrid,
-  all on one engine in one dtype (`--dtype auto`: bf16 on a CPU with AVX512-BF16);
+  all on one engine in one dtype (float32 by default; `--dtype bfloat16` or `auto`);
 - HF (the same model object, so the same dtype): `generate(do_sample=False)`, with
   `prompt_lookup_num_tokens=k`, and with
   `assistant_model=` our draft (the same early-layer model, so the comparison is of the loops).

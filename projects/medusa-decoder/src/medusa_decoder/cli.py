@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="tokens/s and accepted tokens per forward, ours vs HF",
         description="Times every method on chat and Python-docs prompts (eval split) against HF "
                     "generate (plain, prompt_lookup_num_tokens, assistant_model) in one process, "
-                    "all in one dtype (--dtype auto: bfloat16 on a CPU with AVX512-BF16).")
+                    "all in one dtype (float32 by default; --dtype bfloat16 is faster on CPUs "
+                    "with AVX512-BF16 but not bitwise exact).")
     bench.add_argument("--json", action="store_true", help="(the last line is always JSON)")
     add_config_args(bench, BenchConfig)
     demo = commands.add_parser("demo", help="decode a few prompts with every method (< 90 s)",

@@ -46,9 +46,12 @@ class DecodeConfig:
     typical_delta: float = param(0.3, help="typical acceptance: entropy-scaled threshold")
     seed: int = param(0, help="random seed for sampling")
     device: str = param("auto", help="auto, cpu, cuda or mps")
-    dtype: str = param("auto", help="compute dtype of the target, draft and heads: auto = "
-                       "bfloat16 on a CPU with AVX512-BF16/AMX or a bf16 GPU, else float32 "
-                       "(a model passed in keeps its own dtype); float32, bfloat16")
+    dtype: str = param("float32", help="compute dtype of the target, draft and heads: "
+                       "float32 (default: every method's greedy output equals plain greedy, "
+                       "token for token), bfloat16 (faster on CPUs with AVX512-BF16/AMX, but a "
+                       "near-tie can swap tokens between a 1-token and a multi-token forward), "
+                       "or auto (bfloat16 where it is fast, else float32); a model passed in "
+                       "keeps its own dtype")
     engine: str = param("lean", help="lean (own Llama forward over a preallocated cache) or hf "
                         "(transformers modules + DynamicCache)", choices=("lean", "hf"))
 
@@ -119,8 +122,9 @@ class BenchConfig:
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 is ~2.5x faster "
                          "per token than 2 on this shared 2-core machine (measured)")
     device: str = param("auto", help="auto, cpu, cuda or mps")
-    dtype: str = param("auto", help="dtype of every method and HF peer alike: auto = bfloat16 "
-                       "on a CPU with AVX512-BF16/AMX, else float32")
+    dtype: str = param("float32", help="dtype of every method and HF peer alike: float32 "
+                       "(exact), bfloat16, or auto (bfloat16 on a CPU with AVX512-BF16/AMX, "
+                       "else float32)")
     engine: str = param("lean", help="our methods' forward: lean or hf", choices=("lean", "hf"))
 
 
@@ -133,7 +137,8 @@ class DemoConfig:
     threads: int = param(1, help="torch threads (0 = torch default); NOTE: 1 measured ~2.5x "
                          "faster per token than 2 on this shared 2-core machine")
     device: str = param("auto", help="auto, cpu, cuda or mps")
-    dtype: str = param("auto", help="auto = bfloat16 on a CPU with AVX512-BF16/AMX, else float32")
+    dtype: str = param("float32", help="float32 (exact), bfloat16, or auto (bfloat16 on a CPU "
+                       "with AVX512-BF16/AMX, else float32)")
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1 or self.prompts < 1:
