@@ -65,3 +65,10 @@ def test_demo_last_line_is_json(capsys, tiny_heads_path):
     assert set(last["accepted_length"]) == {"greedy", "ngram", "draft", "medusa", "hybrid"}
     assert set(last["speedup"]) == set(last["accepted_length"])
     assert all(last["identical_to_greedy"].values())
+
+
+@pytest.mark.parametrize("bad", [["--prompts", "0"], ["--methods", "foo"], ["--tree-size", "-1"]])
+def test_bench_bad_settings_are_one_line_errors(capsys, bad):
+    assert main(["bench", *bad]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")

@@ -127,6 +127,16 @@ class BenchConfig:
                        "else float32)")
     engine: str = param("lean", help="our methods' forward: lean or hf", choices=("lean", "hf"))
 
+    def __post_init__(self) -> None:
+        if self.prompts < 1 or self.max_tokens < 1 or self.repeats < 1 or self.k < 1:
+            raise UserError("--prompts, --max-tokens, --repeats and --k must be >= 1")
+        if self.tree_size < 0 or self.ngram_branches < 1 or self.min_ngram < 1:
+            raise UserError("--tree-size must be >= 0, --ngram-branches and --min-ngram >= 1")
+        known = (*METHODS, "hf_greedy", "hf_prompt_lookup", "hf_assisted")
+        unknown = [m for m in self.methods if m not in known]
+        if unknown:
+            raise UserError(f"unknown method(s) {unknown}; choose from {list(known)}")
+
 
 @dataclass
 class DemoConfig:
