@@ -52,7 +52,7 @@ def medusa_layout(heads: MedusaHeads, tree_size: int) -> TreeLayout:
 
 
 @torch.inference_mode()
-def measure_verify_cost(engine: Any, sizes: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24),
+def measure_verify_cost(engine: Any, sizes: tuple[int, ...] = (1, 4, 6, 7, 8, 10, 12, 16, 24),
                         prefix: int = 128, repeats: int = 5) -> dict[int, float]:
     """Seconds of one verify forward over T nodes after a `prefix`-token cache, relative to
     T = 1 (median of `repeats`, sizes interleaved so machine noise hits all alike)."""
