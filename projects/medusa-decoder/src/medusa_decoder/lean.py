@@ -208,7 +208,7 @@ class LeanLlama:
                 ~mask, float("-inf"))  # (T, S)
         x = F.embedding(ids, self.embed)  # (T, C)
         for i, ((n1, _, _, n2, _, _), (qkv_op, o_op, gu_op, down_op)) in enumerate(
-                zip(self.layers, self.ops)):
+                zip(self.layers, self.ops, strict=True)):
             h = rms_norm(x, n1, self.eps)
             qkv = qkv_op(h).view(T, H + 2 * n_kv, D)  # (T, H + 2 H_kv, D)
             qk = qkv[:, :H + n_kv]  # (T, H + H_kv, D): RoPE on queries and keys together

@@ -29,7 +29,7 @@ from torch import nn
 from .acceptance import probabilities
 from .heads import MedusaHeads
 from .lean import lean_engine
-from .tree import DraftTree, TreeLayout, best_tree_size, medusa_tree_paths
+from .tree import DraftTree, TreeLayout, medusa_tree_paths, valued_tree
 
 
 class Proposer(Protocol):
@@ -64,6 +64,13 @@ def _match_length(ids: list[int], end: int, L: int, cap: int) -> int:
     return m
 
 
+MATCH_BUCKETS = (1, 2, 4, 8)  # match lengths 1, 2-3, 4-7, 8+
+
+
+def match_bucket(match: int) -> int:
+    return sum(match >= b for b in MATCH_BUCKETS[1:])
+
+
 class NgramProposer:
     """[.. a b c x y z .. a b c] with n=3, k=2 -> proposes [x, y] after the root c.
 
@@ -94,20 +101,24 @@ class NgramProposer:
     def lookups(self, ids: list[int], k: int | None = None) -> list[list[int]]:
         """Up to `branches` distinct continuations: longest suffix n-gram first, and within
         one n the most recent earlier match first."""
+        return [follow for follow, _ in self.matches(ids, k)]
+
+    def matches(self, ids: list[int], k: int | None = None) -> list[tuple[list[int], int]]:
+        """`lookups` with each continuation's match length: how many tokens before it equal
+        the ones before the root (the whole repeated span, up to k)."""
         k = k or self.k
         L = len(ids)
-        found: list[list[int]] = []
+        found: list[tuple[list[int], int]] = []
         for n in range(min(self.max_ngram, L - 1), self.min_ngram - 1, -1):
             suffix = ids[L - n:]
             # Scan right to left: the latest occurrence is the likeliest continuation.
             for start in range(L - n - 1, -1, -1):
                 if ids[start:start + n] == suffix:
-                    length = k
-                    if self.scale_by_match:
-                        length = min(k, 2 * _match_length(ids, start + n, L, k))
+                    match = _match_length(ids, start + n, L, k)
+                    length = min(k, 2 * match) if self.scale_by_match else k
                     follow = ids[start + n:start + n + length]
-                    if follow and follow not in found:
-                        found.append(follow)
+                    if follow and all(follow != f for f, _ in found):
+                        found.append((follow, match))
                         if len(found) >= self.branches:
                             return found
         return found
@@ -239,8 +250,10 @@ class MedusaProposer:
     fixed (a layout from the heads' measured accuracies) or, given the verify `cost` by node
     count, rebuilt each step from the heads' own probabilities (EAGLE-2's dynamic-tree idea).
 
-    With `ngram`, the "hybrid" method: the n-gram lookup's continuation is merged into the same
-    tree (it is free, and long when the text repeats; the heads cover the rest)."""
+    With `ngram`, the "hybrid" method: the n-gram lookup's continuations go into the same tree
+    (free, and long when the text repeats; the heads cover the rest). With a cost table every
+    candidate node is valued by its chance of acceptance and the tree is sized by
+    `valued_tree`; with a fixed layout the continuations are simply merged in."""
 
     name = "medusa"
 
@@ -258,39 +271,78 @@ class MedusaProposer:
         self.ngram = ngram
         if ngram is not None:
             self.name = "hybrid"
+        # Dynamic trees: how often a candidate node was right when its parent was, per
+        # feature (Medusa: depth and probability decile; n-gram: depth and match-length
+        # bucket). Kept across generations (a server learns its rates as it goes).
+        self.rates: dict[tuple, list[float]] = {}
+        self.reset()
 
     def reset(self) -> None:
         if self.ngram is not None:
             self.ngram.reset()
+        self.pending: tuple[int, dict[tuple[int, ...], list[tuple]]] | None = None
 
     @torch.inference_mode()
     def propose(self, ids: list[int], hidden: torch.Tensor, *, temperature: float = 0.0,
                 generator: torch.Generator | None = None) -> DraftTree:
-        tree = self._medusa_tree(ids, hidden)
-        if self.ngram is None:
-            return tree
-        found = self.ngram.lookups(ids)
-        if not found:
-            return tree
-        # Hybrid: the n-gram continuation(s) first, then the Medusa paths, merged on prefixes.
-        return DraftTree.trie(ids[-1], found + tree.leaf_paths())
-
-    def _medusa_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
         if self.cost is not None:
             return self._dynamic_tree(ids, hidden)
         depth = self.layout.max_depth
         topk = self.heads.candidates(hidden[None], self.lm_weight, self.layout.max_choice,
                                      num_heads=depth)[0].tolist()  # (K, top) ranked ids
-        return self.layout.fill(ids[-1], topk)
+        tree = self.layout.fill(ids[-1], topk)
+        found = self.ngram.lookups(ids) if self.ngram is not None else []
+        if not found:
+            return tree
+        # Fixed layout: the n-gram continuation(s) first, then the Medusa paths, as one trie.
+        return DraftTree.trie(ids[-1], found + tree.leaf_paths())
+
+    def _rate(self, feature: tuple, prior: float) -> float:
+        accepted, tried = self.rates.get(feature, (2 * prior, 2.0))
+        return accepted / tried
+
+    def _learn(self, ids: list[int]) -> None:
+        """Score last step's candidates against what the target emitted since (known up to the
+        tokens it emitted, whether or not a node was verified)."""
+        if self.pending is None:
+            return
+        start, features = self.pending
+        truth = tuple(ids[start:])
+        for path, feats in features.items():
+            d = len(path)
+            if d > len(truth) or path[:-1] != truth[:d - 1]:
+                continue  # its parent was wrong (or is not known yet): no evidence
+            for feature, prior in feats:
+                accepted, tried = self.rates.get(feature, (2 * prior, 2.0))
+                self.rates[feature] = [accepted + (path[-1] == truth[d - 1]), tried + 1]
 
     def _dynamic_tree(self, ids: list[int], hidden: torch.Tensor) -> DraftTree:
-        """This step's own tree: the heads' probabilities stand in for the average accuracies,
-        so a confident step gets a deep tree and an unsure one none at all (T = 1 costs the
-        least; see `best_tree_size`)."""
+        """This step's own tree: each candidate node valued by its chance of acceptance, the
+        product along its path of calibrated conditional rates (Medusa: the heads' own
+        probability, corrected by how often nodes of that depth and probability were right;
+        hybrid n-gram continuations: by depth and match length, since a 12-token repeat goes
+        on far more often than a 1-token one), then sized by `valued_tree` against the
+        measured verify cost: a confident step gets a deep tree, an unsure one none."""
+        self._learn(ids)
         ranked, probs = self.heads.ranked(hidden[None], self.lm_weight, self.top)
-        probs_l = probs[0].tolist()  # (K, top)
-        n = best_tree_size(probs_l, self.cost, self.max_nodes)
-        if n == 0:
-            return DraftTree.chain([ids[-1]])
-        layout = TreeLayout.from_paths(medusa_tree_paths(probs_l, n))
-        return layout.fill(ids[-1], ranked[0].tolist())
+        probs_l, tokens_l = probs[0].tolist(), ranked[0].tolist()  # (K, top) each
+        values: dict[tuple[int, ...], float] = {(): 1.0}
+        features: dict[tuple[int, ...], list[tuple]] = {}
+
+        def add(path: tuple[int, ...], feature: tuple, prior: float) -> None:
+            value = values[path[:-1]] * self._rate(feature, prior)
+            values[path] = max(values.get(path, 0.0), value)
+            features.setdefault(path, []).append((feature, prior))
+
+        # Best-first, so a path's parent is always in `values` before it.
+        for path in medusa_tree_paths(probs_l, self.max_nodes):
+            p = probs_l[len(path) - 1][path[-1]]
+            add(tuple(tokens_l[d][c] for d, c in enumerate(path)),
+                ("medusa", len(path), min(int(p * 10), 9)), p)
+        if self.ngram is not None:
+            for b, (follow, match) in enumerate(self.ngram.matches(ids)):
+                for d in range(len(follow)):  # b: main (0) or second continuation, own rates
+                    add(tuple(follow[:d + 1]), ("ngram", b, match_bucket(match), d + 1), 0.5)
+        self.pending = (len(ids), features)
+        del values[()]
+        return valued_tree(ids[-1], values, self.cost, self.max_nodes)

@@ -10,8 +10,10 @@ value the product of the accuracies along it (the chance that the whole path is 
 `size` best nodes are taken best-first, which maximises the expected accepted length over trees
 of that size (every prefix of a kept path has at least its value, so the set stays a tree).
 
-Plain Python, no model: tested on worked examples in tests/test_tree.py. Leaves out dynamic trees
-(EAGLE-2's confidence-driven expansion): the layout is fixed once per heads file.
+`valued_tree` builds a step's own tree from candidates valued by their acceptance chance and the
+measured verify cost per node count (EAGLE-2's dynamic-tree idea, with cost in the objective).
+
+Plain Python, no model: tested on worked examples in tests/test_tree.py.
 """
 
 from __future__ import annotations
@@ -146,32 +148,58 @@ def medusa_tree_paths(accuracies: list[list[float]], size: int) -> list[tuple[in
     return chosen
 
 
+def cost_at(cost: dict[int, float], t: int) -> float:
+    """Verify cost of t nodes from a table measured at some node counts: linear between
+    measured sizes, flat below the first, linear growth beyond the last."""
+    sizes = sorted(cost)
+    if t <= sizes[0]:
+        return cost[sizes[0]]
+    for a, b in zip(sizes, sizes[1:], strict=False):
+        if a <= t <= b:
+            return cost[a] + (cost[b] - cost[a]) * (t - a) / (b - a)
+    return cost[sizes[-1]] * t / sizes[-1]
+
+
+def best_count(values: list[float], cost: dict[int, float]) -> int:
+    """How many of `values` (acceptance chances of candidate nodes, best first) to verify:
+    the n that maximises expected tokens per step over its cost, (1 + sum of the n best) /
+    cost(n + 1 nodes). Example: [0.5, 0.25], cost {1: 1, 2: 1.2, 3: 1.6} -> 1."""
+    best_n, best_value, expected = 0, 1.0 / cost_at(cost, 1), 1.0
+    for n, value in enumerate(values, start=1):
+        expected += value
+        if expected / cost_at(cost, n + 1) > best_value:
+            best_n, best_value = n, expected / cost_at(cost, n + 1)
+    return best_n
+
+
 def best_tree_size(accuracies: list[list[float]], cost: dict[int, float],
                    max_size: int = 24) -> int:
-    """The Medusa tree size n that maximises expected tokens per step over the step's cost:
-    (1 + sum of the n best path values) / cost(n + 1 nodes), cost measured per node count
-    (relative to a 1-token forward; linear between measured sizes, flat beyond the last).
-    Example: accuracies [[0.5], [0.5]], cost {1: 1, 2: 1.2, 3: 1.6} -> 1 (1.5/1.2 > 1.75/1.6)."""
-    sizes = sorted(cost)
-
-    def c(t: int) -> float:
-        if t <= sizes[0]:
-            return cost[sizes[0]]
-        for a, b in zip(sizes, sizes[1:], strict=False):
-            if a <= t <= b:
-                return cost[a] + (cost[b] - cost[a]) * (t - a) / (b - a)
-        return cost[sizes[-1]] * t / sizes[-1]  # NOTE: beyond the table, assume linear growth
-
-    paths = medusa_tree_paths(accuracies, max_size)
-    best_n, best_value, expected = 0, 1.0 / c(1), 1.0
-    for n, path in enumerate(paths, start=1):
+    """The Medusa tree size n that maximises expected tokens per step over the step's cost
+    (`best_count` over the best-first paths of `medusa_tree_paths`, each valued at the product
+    of its accuracies). Example: accuracies [[0.5], [0.5]], cost {1: 1, 2: 1.2, 3: 1.6} -> 1."""
+    values = []
+    for path in medusa_tree_paths(accuracies, max_size):
         value = 1.0
         for depth, choice in enumerate(path):
             value *= accuracies[depth][choice]
-        expected += value
-        if expected / c(n + 1) > best_value:
-            best_n, best_value = n, expected / c(n + 1)
-    return best_n
+        values.append(value)
+    return best_count(values, cost)
+
+
+def valued_tree(root: int, candidates: dict[tuple[int, ...], float], cost: dict[int, float],
+                max_nodes: int = 24) -> DraftTree:
+    """The best tree from candidate token paths valued by their chance of being accepted.
+
+    `candidates` maps a token path below the root to its value; values must not grow along a
+    path (a child is accepted only with its parent), so taking nodes best-first keeps every
+    parent. Sources can be mixed (the hybrid method: n-gram continuations valued by their
+    running acceptance rate, Medusa paths by the heads' probabilities); a path several sources
+    propose keeps its best value. Example: {(7,): 0.9, (7, 8): 0.5, (9,): 0.05}, cost
+    {1: 1, 3: 1, 4: 1.5} -> tokens [root, 7, 8]."""
+    ranked = sorted(candidates.items(), key=lambda kv: (-kv[1], len(kv[0])))[:max_nodes]
+    n = best_count([v for _, v in ranked], cost)
+    chosen = sorted((path for path, _ in ranked[:n]), key=len)
+    return DraftTree.trie(root, [list(p) for p in chosen])
 
 
 @dataclass
