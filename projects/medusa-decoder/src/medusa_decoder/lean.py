@@ -13,6 +13,15 @@ accepted sequence. `forward` writes the T new nodes at slots [length, length + T
 positions given by the caller (length + tree depth), attends with a (T, length + T) mask, and
 `keep(path)` moves the accepted nodes next to the prefix for every layer in one index copy.
 
+Batch invariance (what makes speculative decoding exact to the bit, not just to the token):
+a token's hidden state must not depend on how many other tokens share its forward or where its
+ancestors sit in a tree. The matmuls run through `PackedLinear` (oneDNN kernels whose rows do
+not depend on the row count, once one-row calls are padded); attention computes scores,
+softmax and the weighted sum over keys in float64 and rounds once at the end, so the different
+summation orders of a one-token step and a tree verify (masked keys add exact zeros in between)
+differ by ~1e-16 and vanish in that rounding. tests/test_lean.py checks the bits: plain
+one-token steps against chain and tree verifies, float32 and bf16. Cost: ~7 % of a forward.
+
 `num_layers` < L gives the self-speculative draft (the first layers + the final norm), sharing
 the tensors. Leaves out RoPE scaling variants other than what HF's `inv_freq` already encodes,
 sliding windows, biases and batching. Tested against HF logits in tests/test_lean.py.
@@ -132,6 +141,10 @@ class LeanLlama:
         self.D = getattr(config, "head_dim", None) or config.hidden_size // self.H
         self.eps = config.rms_norm_eps
         self.scale = self.D ** -0.5
+        # Attention (and the KV cache, which holds dtype-rounded values) in float64 on a CPU:
+        # see "Batch invariance" in the module docstring. float32 elsewhere (GPUs' float64 is
+        # slow, and their GEMMs are not batch invariant anyway).
+        self.acc = torch.float64 if self.device.type == "cpu" else torch.float32
 
         def w(t: torch.Tensor) -> torch.Tensor:
             return t.detach().to(self.dtype)  # no copy when the dtype already matches
@@ -171,7 +184,7 @@ class LeanLlama:
         return len(self.layers)
 
     def new_cache(self, capacity: int = 512) -> LeanCache:
-        return LeanCache(self.num_layers, self.n_kv, self.D, capacity, self.dtype, self.device)
+        return LeanCache(self.num_layers, self.n_kv, self.D, capacity, self.acc, self.device)
 
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         need = int(positions.max()) + 1
@@ -202,9 +215,10 @@ class LeanLlama:
         if mask is None and T > 1:
             mask = torch.ones(T, S, dtype=torch.bool, device=self.device).tril(n)  # causal chain
         g = H // n_kv
+        acc = self.acc
         bias = None  # additive mask: 0 where visible, -inf elsewhere
         if mask is not None:
-            bias = torch.zeros(T, S, dtype=self.dtype, device=self.device).masked_fill_(
+            bias = torch.zeros(T, S, dtype=acc, device=self.device).masked_fill_(
                 ~mask, float("-inf"))  # (T, S)
         x = F.embedding(ids, self.embed)  # (T, C)
         for i, ((n1, _, _, n2, _, _), (qkv_op, o_op, gu_op, down_op)) in enumerate(
@@ -217,15 +231,17 @@ class LeanLlama:
             cache.k[i, :, n:S] = qk[:, H:].transpose(0, 1)  # (H_kv, T, D)
             cache.v[i, :, n:S] = qkv[:, H + n_kv:].transpose(0, 1)
             # GQA as batched matmuls per KV head (NOTE: torch's CPU SDPA kernel costs ~0.2 ms a
-            # call at T = 1, more than the arithmetic; plain bmm is ~10x cheaper here).
+            # call at T = 1, more than the arithmetic; plain bmm is ~10x cheaper here), in
+            # `acc` (float64 on a CPU): the sums over keys then round to the same float32/bf16
+            # bits whichever kernel, row count or tree layout computed them (batch invariance).
             q = (qk[:, :H] * self.scale).view(T, n_kv, g, D).permute(1, 2, 0, 3)  # (H_kv,g,T,D)
-            scores = torch.matmul(q.reshape(n_kv, g * T, D),
+            scores = torch.matmul(q.reshape(n_kv, g * T, D).to(acc),
                                   cache.k[i, :, :S].transpose(1, 2))  # (H_kv, g T, S)
             if bias is not None:
                 scores = scores.view(n_kv, g, T, S) + bias  # (H_kv, g, T, S)
-            probs = torch.softmax(scores.float(), dim=-1).to(self.dtype).view(n_kv, g * T, S)
+            probs = torch.softmax(scores, dim=-1).view(n_kv, g * T, S)
             out = torch.matmul(probs, cache.v[i, :, :S])  # (H_kv, g T, D)
-            out = out.view(n_kv, g, T, D).permute(2, 0, 1, 3).reshape(T, H * D)
+            out = out.view(n_kv, g, T, D).permute(2, 0, 1, 3).reshape(T, H * D).to(self.dtype)
             x = x + o_op(out)
             h = rms_norm(x, n2, self.eps)
             gate, up = gu_op(h).chunk(2, dim=-1)  # (T, I) each
