@@ -74,9 +74,37 @@ def test_ngram_branches_and_adaptive_length():
     assert adaptive.current_k == 5
 
 
-def test_best_tree_size_trades_acceptance_for_cost():
-    from medusa_decoder.tree import best_tree_size
+def test_cost_interpolation_and_best_count():
+    from medusa_decoder.tree import best_count, cost_at
 
-    assert best_tree_size([[0.5], [0.5]], {1: 1.0, 2: 1.2, 3: 1.6}) == 1
-    assert best_tree_size([[0.5], [0.5]], {1: 1.0, 3: 1.05}) == 2  # cheap nodes: take both
-    assert best_tree_size([[0.1]], {1: 1.0, 2: 1.5}) == 0  # a bad head: plain decoding
+    cost = {1: 1.0, 4: 1.0, 8: 2.0}
+    assert cost_at(cost, 2) == 1.0 and cost_at(cost, 6) == 1.5 and cost_at(cost, 16) == 4.0
+    assert best_count([0.5, 0.25], {1: 1, 2: 1.2, 3: 1.6}) == 1
+    # free width (4 nodes cost what 1 does): every node with any chance is worth verifying
+    assert best_count([0.9, 0.5, 0.01], cost) == 3
+    assert best_count([0.1], {1: 1.0, 2: 1.5}) == 0  # a one-token step beats a poor guess
+
+
+def test_valued_tree_keeps_parents_and_sizes_by_cost():
+    from medusa_decoder.tree import valued_tree
+
+    cands = {(7,): 0.9, (7, 8): 0.5, (9,): 0.05}
+    tree = valued_tree(42, cands, {1: 1, 3: 1, 4: 1.5})
+    assert tree.tokens == [42, 7, 8] and tree.parents == [-1, 0, 1]
+    wide = valued_tree(42, cands, {1: 1, 8: 1})  # width is free: take all three
+    assert sorted(wide.tokens[1:]) == [7, 8, 9] and wide.parents[wide.tokens.index(8)] == 1
+    assert valued_tree(42, {(7,): 0.01}, {1: 1, 2: 2}).tokens == [42]
+
+
+def test_dynamic_tree_rates_learn_from_what_was_emitted():
+    from medusa_decoder.proposers import MedusaProposer
+
+    prop = MedusaProposer(None, None, None, cost={1: 1.0})
+    hi, mid, lo, deep = ("medusa", 1, 9), ("medusa", 2, 5), ("medusa", 1, 1), ("medusa", 3, 2)
+    prop.pending = (3, {(5,): [(hi, 0.9)], (5, 6): [(mid, 0.5)], (7,): [(lo, 0.1)],
+                        (5, 6, 9): [(deep, 0.2)], (7, 6): [(mid, 0.5)]})
+    prop._learn([1, 2, 3, 5, 6])  # the target emitted 5, 6 after the root
+    assert prop.rates[hi] == [1.8 + 1, 3.0] and prop.rates[lo] == [0.2, 3.0]
+    assert prop.rates[mid] == [2.0, 3.0]  # (7, 6) had a wrong parent: no evidence
+    assert deep not in prop.rates  # deeper than what was emitted: unknown yet
+    assert prop._rate(hi, 0.9) == 2.8 / 3 and prop._rate(("new",), 0.3) == 0.3

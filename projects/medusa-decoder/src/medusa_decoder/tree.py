@@ -172,20 +172,6 @@ def best_count(values: list[float], cost: dict[int, float]) -> int:
     return best_n
 
 
-def best_tree_size(accuracies: list[list[float]], cost: dict[int, float],
-                   max_size: int = 24) -> int:
-    """The Medusa tree size n that maximises expected tokens per step over the step's cost
-    (`best_count` over the best-first paths of `medusa_tree_paths`, each valued at the product
-    of its accuracies). Example: accuracies [[0.5], [0.5]], cost {1: 1, 2: 1.2, 3: 1.6} -> 1."""
-    values = []
-    for path in medusa_tree_paths(accuracies, max_size):
-        value = 1.0
-        for depth, choice in enumerate(path):
-            value *= accuracies[depth][choice]
-        values.append(value)
-    return best_count(values, cost)
-
-
 def valued_tree(root: int, candidates: dict[tuple[int, ...], float], cost: dict[int, float],
                 max_nodes: int = 24) -> DraftTree:
     """The best tree from candidate token paths valued by their chance of being accepted.
