@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 import torch
-from llm_shared import markdown_table
+from llm_shared import markdown_table, track
 
 from .config import METHODS, BenchConfig, DecodeConfig
 from .methods import Decoder
@@ -92,7 +92,7 @@ def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, 
         tokens = {m: 0 for m in methods}
         steps = {m: [0, 0] for m in methods}  # [tokens - 1, forwards - 1] summed over prompts
         same = {m: True for m in methods}
-        for prompt in prompt_list:
+        for prompt in track(prompt_list, f"{kind} prompts x {len(methods)} methods"):
             times: dict[str, list[float]] = {m: [] for m in methods}
             outs: dict[str, list[int]] = {}
             for r in range(config.repeats):
