@@ -25,6 +25,7 @@ import torch
 from llm_shared import markdown_table, track
 
 from .config import METHODS, BenchConfig, DecodeConfig
+from .lean import batch_invariance_check
 from .methods import Decoder
 from .prompts import prompts as corpus_prompts
 
@@ -129,11 +130,17 @@ def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, 
     print(f"dtype {dtype}, engine {config.engine}, {torch.get_num_threads()} torch thread(s), "
           f"{config.prompts} prompt(s) per kind x {config.max_tokens} tokens, "
           f"median of {config.repeats}")
+    invariant = None
+    if config.engine == "lean":
+        invariant = batch_invariance_check(decoder.engine)
+        print(f"batch invariant (a token's bits equal in a one-token step and in chain/tree "
+              f"verifies): {'yes' if invariant else 'NO: exact only up to rounding here'}")
     print(markdown_table(rows))
     result: dict[str, Any] = {"tokens_per_s": {k: v["tokens_per_s"] for k, v in summary.items()},
                               "results": summary, "dtype": dtype, "engine": config.engine,
                               "threads": torch.get_num_threads(),
-                              "max_tokens": config.max_tokens, "prompts_per_kind": config.prompts}
+                              "max_tokens": config.max_tokens, "prompts_per_kind": config.prompts,
+                              "batch_invariant": invariant}
     if config.tree_size == 0 and any(m in ("medusa", "hybrid") for m in methods):
         cost = {t: round(c, 2) for t, c in decoder.verify_cost().items()}
         print(f"dynamic Medusa trees; measured verify cost by node count (x one-token "

@@ -264,6 +264,42 @@ class LeanLlama:
         return logits
 
 
+@torch.inference_mode()
+def batch_invariance_check(engine: LeanLlama, prompt: list[int] | None = None) -> bool:
+    """Whether `engine` gives a token the same hidden-state bits in a one-token step as in a
+    chain verify and in a tree verify (with wrong siblings in between): 4 plain steps after
+    `prompt`, then the same 4 tokens both ways. ~7 forwards; the bench runs it at start-up."""
+    from .tree import DraftTree  # tree imports nothing of ours, but keep lean.py standalone
+
+    vocab = engine.config.vocab_size
+    prompt = prompt or [(37 * i + 11) % vocab for i in range(24)]
+    n = len(prompt)
+    cache = engine.new_cache(n + 8)
+    engine.forward(torch.tensor(prompt, device=engine.device),
+                   torch.arange(n, device=engine.device), cache)
+    cache.length = n
+    tokens, states, token = [], [], prompt[-1]
+    for j in range(4):
+        hidden = engine.forward(torch.tensor([token], device=engine.device),
+                                torch.tensor([n + j], device=engine.device), cache)
+        tokens.append(token)
+        states.append(hidden[0].clone())
+        cache.keep([0])
+        token = int(engine.logits(hidden)[0].argmax())
+    cache.truncate(n)
+    chain = engine.forward(torch.tensor(tokens, device=engine.device),
+                           torch.arange(n, n + 4, device=engine.device), cache)
+    others = [(t + 1) % vocab for t in tokens]  # siblings that are not the tokens themselves
+    tree = DraftTree([tokens[0], others[1], others[2], tokens[1], others[2], tokens[2], tokens[3]],
+                     [-1, 0, 1, 0, 3, 3, 5])
+    mask = torch.cat([torch.ones(len(tree), n, dtype=torch.bool), tree.ancestor_mask()], 1)
+    nodes = engine.forward(torch.tensor(tree.tokens, device=engine.device),
+                           torch.tensor([n + d for d in tree.depths()], device=engine.device),
+                           cache, mask.to(engine.device))
+    return (all(torch.equal(chain[j], h) for j, h in enumerate(states))
+            and all(torch.equal(nodes[i], h) for i, h in zip([0, 3, 5, 6], states, strict=True)))
+
+
 _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
