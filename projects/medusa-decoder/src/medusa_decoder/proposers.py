@@ -12,9 +12,11 @@ was accepted, since it reads `ids` again next step.
   tokens with its own lean KV cache (cropped to the common prefix each step). `early_exit_model`
   makes the self-speculative draft: the target's own first L layers + its final norm and LM head.
 - `MedusaProposer`: K heads on the target's last hidden state give ranked tokens for positions
-  +1..+K after the root; a fixed `TreeLayout` (from measured accuracies) picks the candidates.
+  +1..+K after the root; a fixed `TreeLayout` (from measured accuracies) or, by default, a tree
+  built each step from calibrated acceptance chances and the measured verify cost picks the
+  candidates (with an `NgramProposer`: the hybrid method).
 
-Leaves out EAGLE's feature-level autoregressive draft and dynamic trees.
+Leaves out EAGLE's feature-level autoregressive draft.
 """
 
 from __future__ import annotations
