@@ -89,3 +89,21 @@ def test_seed_everything_repeats():
     a = torch.randn(3)
     seed_everything(7)
     assert torch.equal(a, torch.randn(3))
+
+
+def test_packed_linear_matches_matmul_and_keeps_row_bits():
+    import torch
+    from llm_shared import PackedLinear
+    from llm_shared.linear import MIN_ROWS
+
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        weight = torch.randn(96, 64).to(dtype)
+        op = PackedLinear(weight)
+        x = torch.randn(9, 64).to(dtype)
+        torch.testing.assert_close(op(x).float(), (x.float() @ weight.float().T),
+                                   atol=0.05 if dtype == torch.bfloat16 else 1e-5, rtol=1e-2)
+        for rows in range(1, MIN_ROWS + 2):  # padded or not, a row keeps its bits
+            assert torch.equal(op(x[:rows]), op(x)[:rows])
+        assert op(x[:0]).shape == (0, 96)
+        assert op(x.reshape(3, 3, 64)).shape == (3, 3, 96)  # not 2-D: plain F.linear

@@ -3,7 +3,8 @@
 What every chapter needs and nothing chapter-specific: the embedded models (`load_causal_lm`,
 `load_sentence_encoder`), the built-in corpus (`iter_corpus`), device and seeding, the `UserError`
 -> one-line CLI error, progress bars, config dataclass -> argparse, atomic writes and the
-benchmark helper that times two callables alternately.
+benchmark helper that times two callables alternately, and `PackedLinear` (a prepacked CPU
+matmul for decoding-sized batches).
 
 Names are imported on first use (PEP 562), so a command that never touches a model (a tokenizer's
 `encode`, a dedup run) does not pay for importing torch.
@@ -21,6 +22,7 @@ _EXPORTS = {
     "device": ("pick_device", "pick_dtype", "seed_everything"),
     "errors": ("EXIT_USER_ERROR", "UserError", "cli_entry"),
     "io": ("atomic_dir", "atomic_write", "emit_json", "write_json"),
+    "linear": ("PackedLinear",),
     "names": ("EMBEDDED_ENCODER", "EMBEDDED_LLM", "ENCODER_NAMES", "LLM_NAMES", "TINY_ENCODER",
               "TINY_LLM"),
     "models": ("SentenceEncoder", "cache_dir", "load_causal_lm", "load_sentence_encoder",

@@ -15,8 +15,10 @@ positions given by the caller (length + tree depth), attends with a (T, length +
 
 Batch invariance (what makes speculative decoding exact to the bit, not just to the token):
 a token's hidden state must not depend on how many other tokens share its forward or where its
-ancestors sit in a tree. The matmuls run through `PackedLinear` (oneDNN kernels whose rows do
-not depend on the row count, once one-row calls are padded); attention computes scores,
+ancestors sit in a tree. The matmuls run through `llm_shared.PackedLinear` (weights prepacked
+once for oneDNN: on one thread a verify over up to 6 nodes then costs what a one-token forward
+does, where MKL's per-call weight packing made 8 nodes cost 1.67x; and its kernels' rows do not
+depend on the row count once one-row calls are padded to 4); attention computes scores,
 softmax and the weighted sum over keys in float64 and rounds once at the end, so the different
 summation orders of a one-token step and a tree verify (masked keys add exact zeros in between)
 differ by ~1e-16 and vanish in that rounding. `batch_invariance_check` compares the bits of
@@ -37,48 +39,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from llm_shared import UserError, pick_dtype
-
-
-class PackedLinear:
-    """`x @ W.T` with W reordered once into oneDNN's blocked layout (CPU), else `F.linear`.
-
-    Why: on one thread MKL's sgemm packs the weight on every call and does not overlap that with
-    the arithmetic, so an 8-row matmul costs ~1.5x a one-row one although both read the same
-    weights from memory (60 gate/up-sized weights: 59.6 vs 38.7 ms); prepacked, oneDNN runs up
-    to 6 rows at the one-row price (a whole forward: bench/bench_forward.py). A verify step over
-    a small tree is then as cheap as a one-token step, the whole bet of speculative decoding.
-
-    Calls with fewer than `MIN_ROWS` rows are run as `MIN_ROWS` rows (copies of the first): on
-    this machine's Zen 4 core oneDNN's 4-row kernel streams the weights ~20 % faster than its
-    one-row path, so plain one-token decoding (the baseline every speedup is measured against)
-    gets that too. The padded rows also keep every row's bits independent of the row count
-    (batch invariance): the one-row path of some shapes (GEMV) rounds differently.
-    """
-
-    def __init__(self, weight: torch.Tensor) -> None:
-        self.weight = weight
-        self.packed: torch.Tensor | None = None
-        if weight.device.type == "cpu" and torch.backends.mkldnn.is_available() and \
-                weight.dtype in (torch.float32, torch.bfloat16):
-            try:
-                self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, 16)
-            except (RuntimeError, NotImplementedError):  # a torch built without these ops
-                self.packed = None
-
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, None, "none", [], "")
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed is None or x.dtype != self.weight.dtype:
-            return F.linear(x, self.weight)
-        rows = x.shape[0]
-        if rows < MIN_ROWS:
-            return self._run(torch.cat([x, x[:1].expand(MIN_ROWS - rows, -1)]))[:rows]
-        return self._run(x)
-
-
-MIN_ROWS = 4
+from llm_shared import PackedLinear, UserError, pick_dtype
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from llm_shared import UserError
+from llm_shared import PackedLinear, UserError
 from safetensors import safe_open
 
 from .attention import AttentionMetadata, paged_attention
@@ -89,7 +89,9 @@ class LlamaModel:
 
         self.embed = w("model.embed_tokens.weight")  # (V, C)
         self.lm_head = self.embed if c.tie_word_embeddings else w("lm_head.weight")  # (V, C)
-        self.lm_head_slices = self.lm_head.split(2048)  # views, (2048, C) each
+        # NOTE: vocabulary slices of 2048 rows measured ~20% faster than one (V, C) GEMM on this
+        # CPU at 16-128 rows (the slice of weights stays in cache); same values per element.
+        self.lm_head_slices = [PackedLinear(s) for s in self.lm_head.split(2048)]
         self.norm = w("model.norm.weight")
         self.layers = []
         for i in range(c.num_hidden_layers):
@@ -102,6 +104,12 @@ class LlamaModel:
                 "gate_up": torch.cat([w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight")]),
                 "down": w(p + "mlp.down_proj.weight"),
             })
+        # Matmuls through weights prepacked once for oneDNN (llm_shared.PackedLinear): a
+        # decode batch of 8-64 rows ran its linears 1.3-1.8x faster than with F.linear, which
+        # reorders each weight on every call (CPU only; F.linear elsewhere).
+        for layer in self.layers:
+            for name in ("qkv", "o", "gate_up", "down"):
+                layer[name] = PackedLinear(layer[name])
         # RoPE tables exactly as HF computes them (float32, then cast to the model dtype).
         D = c.head_dim
         inv_freq = 1.0 / (c.rope_theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
@@ -158,17 +166,15 @@ class LlamaModel:
         x = F.embedding(input_ids, self.embed)  # (N, C)
         for i, layer in enumerate(self.layers):
             h = rms_norm(x, layer["input_norm"], c.rms_norm_eps)  # (N, C)
-            qkv = F.linear(h, layer["qkv"])  # (N, (H + 2 n_kv) D)
+            qkv = layer["qkv"](h)  # (N, (H + 2 n_kv) D)
             qk, v = qkv.split([(H + n_kv) * D, n_kv * D], dim=-1)
             qk = apply_rope(qk.view(N, H + n_kv, D), cos, sin)  # q and k heads in one pass
             q, k = qk.split([H, n_kv], dim=1)  # (N, H, D), (N, n_kv, D)
             attn = paged_attention(q, k, v.view(N, n_kv, D), k_cache[i], v_cache[i], meta,
                                    self.scale)  # (N, H*D)
-            x = x + F.linear(attn, layer["o"])
+            x = x + layer["o"](attn)
             h = rms_norm(x, layer["post_norm"], c.rms_norm_eps)
-            gate, up = F.linear(h, layer["gate_up"]).chunk(2, dim=-1)  # (N, I) each
-            x = x + F.linear(F.silu(gate) * up, layer["down"])  # (N, C)
+            gate, up = layer["gate_up"](h).chunk(2, dim=-1)  # (N, I) each
+            x = x + layer["down"](F.silu(gate) * up)  # (N, C)
         x = rms_norm(x[logits_rows], self.norm, c.rms_norm_eps)  # (S, C)
-        # NOTE: vocabulary slices of 2048 rows measured ~20% faster than one (V, C) GEMM on this
-        # CPU at 16-128 rows (the slice of weights stays in cache); same values per element.
-        return torch.cat([F.linear(x, w) for w in self.lm_head_slices], dim=-1).float()  # (S, V)
+        return torch.cat([op(x) for op in self.lm_head_slices], dim=-1).float()  # (S, V)
