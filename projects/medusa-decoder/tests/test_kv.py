@@ -1,7 +1,10 @@
-"""Tree attention and path keeping against plain Hugging Face forwards (tiny-llama)."""
+"""Tree attention and path keeping against plain Hugging Face forwards (tiny-llama), for the HF
+runner and the lean engine's runner alike."""
 
+import pytest
 import torch
-from medusa_decoder.kv import TargetRunner
+from medusa_decoder.kv import LeanRunner, TargetRunner
+from medusa_decoder.lean import lean_engine
 from medusa_decoder.proposers import early_exit_model
 from medusa_decoder.tree import DraftTree
 
@@ -11,11 +14,13 @@ def _plain_logits(model, ids):
         return model(torch.tensor([ids])).logits[0]  # (T, V)
 
 
-def test_tree_logits_equal_each_branch_run_alone(tiny_model):
+@pytest.mark.parametrize("make_runner", [TargetRunner, lambda m: LeanRunner(lean_engine(m))],
+                         ids=["hf", "lean"])
+def test_tree_logits_equal_each_branch_run_alone(tiny_model, make_runner):
     model, _ = tiny_model
     prompt = [1, 300, 400, 500, 600]
     tree = DraftTree([700, 11, 12, 13, 14], [-1, 0, 0, 1, 2])
-    runner = TargetRunner(model)
+    runner = make_runner(model)
     runner.prefill(prompt)
     logits, _ = runner.verify(tree)  # (5, V)
     for node, branch in [(0, [700]), (1, [700, 11]), (2, [700, 12]), (3, [700, 11, 13]),

@@ -23,7 +23,7 @@ softmax and the weighted sum over keys in float64 and rounds once at the end, so
 summation orders of a one-token step and a tree verify (masked keys add exact zeros in between)
 differ by ~1e-16 and vanish in that rounding. `batch_invariance_check` compares the bits of
 one-token steps against chain and tree verifies (the tests run it in float32 and bf16, the bench
-at start-up). Cost: ~7 % of a forward.
+at start-up). Cost: ~8 % of a one-token forward (bench_forward.py against HF's, same run).
 
 `num_layers` < L gives the self-speculative draft (the first layers + the final norm), sharing
 the tensors. Leaves out RoPE scaling variants other than what HF's `inv_freq` already encodes,
