@@ -1,5 +1,4 @@
 import json
-import time
 
 import pytest
 import torch
@@ -7,6 +6,7 @@ from llm_shared import (
     UserError,
     atomic_dir,
     atomic_write,
+    bench,
     compare,
     emit_json,
     markdown_table,
@@ -58,13 +58,21 @@ def test_write_and_emit_json(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"speedup": 2.5}
 
 
-def test_compare_alternates_and_reports_ratio():
+def test_compare_alternates_and_reports_ratio(monkeypatch):
+    # A fake clock: each call of "fast" takes 1 s and "slow" 3 s, whatever the machine's load.
+    clock = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
     calls = []
-    result = compare(lambda: (calls.append("a"), time.sleep(0.01)),
-                     lambda: (calls.append("b"), time.sleep(0.03)), repeats=4, warmup=1,
+
+    def run(name, seconds):
+        calls.append(name)
+        clock[0] += seconds
+
+    result = compare(lambda: run("a", 1.0), lambda: run("b", 3.0), repeats=4, warmup=1,
                      names=("fast", "slow"))
     assert calls[2:] == ["a", "b", "b", "a", "a", "b", "b", "a"]
-    assert 1.8 < result.ratio < 4.5
+    assert result.seconds_a == [1.0] * 4 and result.seconds_b == [3.0] * 4
+    assert result.ratio == 3.0
     assert set(result.summary()) == {"fast_s", "slow_s", "fast_vs_slow"}
 
 

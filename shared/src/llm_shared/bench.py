@@ -64,18 +64,6 @@ def compare(fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, repeats: int = 
     return result
 
 
-def time_call(fn: Callable[[], Any], *, repeats: int = 3, warmup: int = 1) -> float:
-    """Median seconds of `repeats` calls of `fn` after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

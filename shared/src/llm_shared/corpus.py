@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import sysconfig
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +137,3 @@ def corpus_text(kinds: Sequence[str] = ("topics",), *, max_chars: int | None = N
     text = separator.join(pieces)
     return text if max_chars is None else text[:max_chars]
 
-
-def take(documents: Iterable[Document], n: int) -> list[Document]:
-    out = []
-    for document in documents:
-        if len(out) >= n:
-            break
-        out.append(document)
-    return out

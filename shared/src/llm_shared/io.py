@@ -2,7 +2,8 @@
 
 Outputs are written to a temporary file beside the target and renamed into place, so an interrupted
 run never leaves a half-written file. `emit_json` prints the machine-readable last line that the
-catalog's `tour` and the bench tables read.
+catalog's `tour` and the bench tables read. `load_torch_state` reads a `torch.save` file that may
+come from someone else: tensors and plain containers only, never code (pickle can run any).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from .errors import UserError
 
 
 @contextlib.contextmanager
@@ -78,3 +82,25 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def emit_json(obj: dict[str, Any]) -> None:
     """Print `obj` as one compact JSON line on stdout: the last line of every demo and bench."""
     print(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")), flush=True)
+
+
+def load_torch_state(path: str | os.PathLike[str]) -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU, with a one-line `UserError` for a missing,
+    damaged or code-carrying file (weights_only refuses to build any object but tensors, numbers,
+    strings and containers of them, so a crafted pickle cannot run code).
+
+    >>> load_torch_state("run/checkpoint/trainer.pt")["optimizer"]
+    """
+    import torch  # here, so that importing llm_shared.io stays torch-free
+
+    target = Path(path)
+    if not target.is_file():
+        raise UserError(f"{target} does not exist; pass the folder a run wrote")
+    try:
+        return torch.load(target, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UserError(f"{target} holds objects other than tensors (refused: loading them could "
+                        "run code); use a file this tool wrote") from exc
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise UserError(f"{target} is not a readable torch file ({type(exc).__name__}); it may "
+                        "be truncated: write it again") from exc
