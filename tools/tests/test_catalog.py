@@ -1,9 +1,13 @@
 import json
+import signal
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from llm_fullstack.catalog import BY_PROJECT, CHAPTERS, PARTS
-from llm_fullstack.cli import main, matrix
-from llm_fullstack.runner import last_json_line, pytest_counts
+from llm_fullstack.cli import judge, main, matrix
+from llm_fullstack.runner import RunResult, last_json_line, pytest_counts, run_streaming
 from llm_fullstack.scaffold import scaffold
 
 
@@ -75,3 +79,72 @@ def test_list_json(capsys):
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 28 and {"project", "available", "title_zh"} <= set(rows[0])
+
+
+_SILENT_HANG = """
+import subprocess, sys, time
+grandchild = subprocess.Popen(["sleep", "20"])
+print(grandchild.pid, flush=True)
+time.sleep(20)  # silent: no line arrives to wake a loop that checks its clock per line
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def test_runner_kills_a_silent_hang_and_its_children(tmp_path):
+    run = run_streaming([sys.executable, "-c", _SILENT_HANG], tmp_path, timeout=2, echo=False)
+    assert run.timed_out and run.returncode == -signal.SIGKILL
+    grandchild = int(run.output.splitlines()[0])
+    assert run.output.endswith("[killed after 2 s]\n")
+    for _ in range(50):  # the kernel finishes the kill asynchronously
+        if not _alive(grandchild):
+            break
+        time.sleep(0.1)
+    assert not _alive(grandchild)
+
+
+def test_runner_returns_output_and_code(tmp_path):
+    run = run_streaming([sys.executable, "-c", "print('a'); print('b'); raise SystemExit(3)"],
+                        tmp_path, timeout=60, echo=False)
+    assert (run.output, run.returncode, run.timed_out) == ("a\nb\n", 3, False)
+
+
+@pytest.mark.parametrize("code,output,ci,expected", [
+    (0, "3 passed in 1.0s", False, None),
+    (0, "no tests ran in 0.01s", False, "no test passed"),
+    (0, "1 failed, 3 passed in 0.5s", False, "1 failed, 0 errors"),
+    (1, "1 failed, 3 passed in 0.5s", False, "exit 1"),
+    (0, "SKIPPED [2] tests/t.py:5: could not import 'trl'\n3 passed, 2 skipped in 1s", False, None),
+    (0, "SKIPPED [2] tests/t.py:5: could not import 'trl'\n3 passed, 2 skipped in 1s", True,
+     "2 skipped under CI"),
+    (0, "SKIPPED [1] tests/t.py:9: needs CUDA\n3 passed, 1 skipped in 1s", True, None),
+    (0, "SKIPPED [1] tests/t.py:9: needs CUDA\n3 passed, 2 skipped in 1s", True,
+     "1 skipped under CI"),
+])
+def test_judge(code, output, ci, expected):
+    assert judge(RunResult(code, output, 1.0), pytest_counts(output), ci=ci) == expected
+
+
+def test_cmd_test_fails_a_skipping_target_under_ci(monkeypatch, capsys):
+    from llm_fullstack import cli
+
+    seen = []
+
+    def fake_run(command, cwd, **kwargs):
+        seen.append(command)
+        return RunResult(0, "SKIPPED [15] tests/test_losses.py:24: could not import 'trl'\n"
+                            "4 passed, 15 skipped in 2.0s\n", 2.0)
+
+    monkeypatch.setattr(cli, "run_streaming", fake_run)
+    monkeypatch.delenv("CI", raising=False)
+    assert main(["test", "shared"]) == 0
+    monkeypatch.setenv("CI", "true")
+    assert main(["test", "shared"]) == 1
+    assert "failed targets: shared" in capsys.readouterr().out
+    assert all("-rs" in command for command in seen)
