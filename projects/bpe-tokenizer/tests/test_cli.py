@@ -1,4 +1,9 @@
+import errno
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from bpe_tokenizer.cli import main
@@ -60,7 +65,7 @@ def test_special_tokens_on_the_command_line(capsys):
     assert 2 not in json.loads(capsys.readouterr().out)
 
 
-def test_bad_input_is_one_line_exit_2(tmp_path, write, capsys):
+def test_bad_input_is_one_line_exit_2(tmp_path, write, capsys, monkeypatch):
     out = str(tmp_path / "o")
     assert "empty" in one_line_error(capsys, ["train", str(write("e.txt", "")), "--output", out])
     assert "too small" in one_line_error(capsys, ["train", "--vocab-size", "200",
@@ -71,10 +76,17 @@ def test_bad_input_is_one_line_exit_2(tmp_path, write, capsys):
     assert "does not exist" in one_line_error(capsys, ["train", str(tmp_path / "missing"),
                                                        "--output", out])
     unreadable = write("locked.txt", "x")
-    unreadable.chmod(0)
-    if not unreadable.open("rb").readable():  # root reads anything: skip the check there
-        assert "cannot read" in one_line_error(capsys, ["train", str(unreadable), "--output",
-                                                        out])
+    real_read_bytes = Path.read_bytes
+
+    def denied(path):  # as chmod 0 would, also for root (who reads any file)
+        if path == unreadable:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_read_bytes(path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "read_bytes", denied)
+        assert (f"cannot read {unreadable} (Permission denied)" in
+                one_line_error(capsys, ["train", str(unreadable), "--output", out]))
     assert "not valid UTF-8" in one_line_error(capsys, ["encode", str(write("b.txt",
                                                                             b"\xff\xfe"))])
     assert "WordPiece" in one_line_error(capsys, ["encode", "--tokenizer",
@@ -97,3 +109,14 @@ def test_demo_last_line_is_json(capsys):
     assert 1.5 < figures["bytes_per_token"] < figures["smollm2_bytes_per_token"]
     assert "decode(encode(sentence)) == sentence: True" in "\n".join(lines)
 
+
+
+def test_encode_does_not_import_torch():
+    # The tokenizer commands promise not to load torch (seconds of start-up): resolving the
+    # embedded tokenizer goes through llm_shared's torch-free paths module.
+    code = ("import sys\nfrom bpe_tokenizer.cli import main\n"
+            "code = main(['encode', '--text', 'hello world'])\n"
+            "print(code, sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
