@@ -91,7 +91,9 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, make_tiny):
     with pytest.raises(Crash):
         interrupted.run(on_step=crash_after_step_3)
     resumed = _trainer(tmp_path / "b", (make_tiny(), tok), save_every=2, steps=4, resume=True)
-    result = resumed.run()
+    ran = []
+    result = resumed.run(on_step=lambda _trainer, record: ran.append(record["step"]))
+    assert ran == [3, 4]  # only the steps after the step-2 checkpoint ran again
     assert [r["step"] for r in result.history] == list(range(1, 5))
     got = dict(resumed.model.named_parameters())
     assert all(torch.equal(expected[n], got[n]) for n in expected)
@@ -102,12 +104,50 @@ def test_gradient_checkpointing_gives_the_same_gradients(tmp_path, make_tiny):
     from llm_shared import load_tokenizer
 
     tok = load_tokenizer("tiny-llama")
-    grads = []
+    grads, recomputed = [], []
     for checkpointing in (False, True):
         trainer = _trainer(tmp_path, (make_tiny(), tok), grad_checkpointing=checkpointing,
                            dropout=0.0)
         trainer.model.train()
+        layers = trainer.model.model.layers
+        assert [layer.gradient_checkpointing for layer in layers] == [checkpointing] * 2
+        # Count MLP calls inside the checkpointed region (the layer's own hooks stay outside it).
+        # A pre-hook: recomputation stops early once the saved tensors are rebuilt, which can be
+        # before a forward hook would fire.
+        calls = []
+        for layer in layers:
+            layer.mlp.register_forward_pre_hook(lambda *_, calls=calls: calls.append(1))
         loss, n = causal_lm_loss(trainer.model, trainer._next_batch())
         (loss / n).backward()
+        recomputed.append(len(calls))
         grads.append([p.grad.clone() for p in trainer.model.parameters() if p.requires_grad])
+    assert recomputed == [2, 4]  # 2 layers, each run again by backward when checkpointing
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads, strict=True))
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (os.environ["PWNED_DIR"],))
+
+
+def test_resume_refuses_a_checkpoint_that_carries_code(tmp_path, tiny, monkeypatch):
+    from llm_shared import UserError
+
+    monkeypatch.setenv("PWNED_DIR", str(tmp_path / "pwned"))
+    folder = tmp_path / "run" / "checkpoints" / "step-000002"
+    folder.mkdir(parents=True)
+    torch.save({"trainable": {}, "optimizer": _RunsCode()}, folder / "state.pt")
+    with pytest.raises(UserError, match="objects other than tensors"):
+        _trainer(tmp_path, tiny, resume=True).run()
+    assert not (tmp_path / "pwned").exists()  # the payload never ran
+
+
+def test_resume_with_another_rank_is_a_user_error(tmp_path, make_tiny):
+    from llm_shared import UserError, load_tokenizer
+
+    tok = load_tokenizer("tiny-llama")
+    _trainer(tmp_path, (make_tiny(), tok), save_every=1, steps=1).run()
+    with pytest.raises(UserError, match="does not fit this run"):
+        _trainer(tmp_path, (make_tiny(), tok), steps=2, rank=8, resume=True).run()

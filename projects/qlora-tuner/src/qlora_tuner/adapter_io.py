@@ -78,9 +78,19 @@ def read_adapter_config(folder: str | Path) -> tuple[dict[str, Any], dict[str, A
     if not config_file.is_file() or not (folder / "adapter_model.safetensors").is_file():
         raise UserError(f"{folder} is not an adapter folder (needs adapter_config.json and "
                         "adapter_model.safetensors); pass RUN/adapter written by `train`")
-    config = json.loads(config_file.read_text())
     extra_file = folder / EXTRA_FILE
-    extra = json.loads(extra_file.read_text()) if extra_file.is_file() else {"method": "lora"}
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        extra = (json.loads(extra_file.read_text(encoding="utf-8")) if extra_file.is_file()
+                 else {"method": "lora"})
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{folder} holds a damaged adapter config ({exc}); train it again or "
+                        "restore the folder") from exc
+    missing = [k for k in ("target_modules", "r", "lora_alpha") if k not in config]
+    if not isinstance(config, dict) or not isinstance(extra, dict) or missing:
+        raise UserError(f"{config_file} is not a LoRA adapter config (missing "
+                        f"{', '.join(missing) or 'its fields'}); pass RUN/adapter written by "
+                        "`train`")
     return config, extra
 
 

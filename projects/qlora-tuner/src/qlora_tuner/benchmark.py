@@ -28,6 +28,10 @@ from llm_shared import UserError, compare, load_causal_lm, markdown_table, seed_
 from .config import DEFAULT_TARGETS, TrainConfig
 from .train import prepare_model
 
+# A bound far above one method's run at the defaults: past it the child hung, and the bench stops
+# with a one-line error instead of waiting forever.
+METHOD_TIMEOUT_S = 1800
+
 RANK, ALPHA = 8, 16.0
 
 
@@ -134,7 +138,12 @@ def run_bench(model_name: str, steps: int, repeats: int, batch_size: int, seq_le
                model_name, "--steps", str(steps), "--batch-size", str(batch_size),
                "--seq-len", str(seq_len)]
         env = {**os.environ, "LLM_FULLSTACK_NO_PROGRESS": "1"}
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
+                                 timeout=METHOD_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise UserError(f"bench of {method} took over {METHOD_TIMEOUT_S} s and was stopped; "
+                            "lower --steps, --batch-size or --seq-len") from exc
         if out.returncode != 0:
             raise RuntimeError(f"bench of {method} failed:\n{out.stderr[-2000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

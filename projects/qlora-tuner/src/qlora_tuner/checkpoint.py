@@ -4,6 +4,7 @@ A checkpoint folder `checkpoints/step-000040/` holds the trainable tensors, the 
 scheduler step, the data cursor (epoch, batch index) and the RNG states (Python, torch), written
 atomically; the two newest are kept. Restoring all of them makes the resumed run take the same
 batches, the same dropout masks and the same updates as an uninterrupted one (tested bit for bit).
+Loading uses `weights_only=True`, so a crafted state.pt is refused rather than run.
 Leaves out sharded and distributed checkpoints. Exercised by tests/test_train.py::test_resume.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import UserError, atomic_dir
+from llm_shared import UserError, atomic_dir, load_torch_state
 from torch import nn
 
 KEEP = 2
@@ -61,16 +62,23 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any) -> tuple[Cursor, list[dict[str, Any]]]:
-    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
+    # Tensors, numbers and containers only: a state.pt someone hands over cannot run code.
+    state = load_torch_state(folder / "state.pt")
     params = dict(model.named_parameters())
-    missing = [n for n in state["trainable"] if n not in params]
-    if missing:
-        raise UserError(f"checkpoint {folder} does not fit this run (unknown tensors such as "
-                        f"{missing[0]}); resume with the settings it was written with")
+    mismatched = [n for n, t in state["trainable"].items()
+                  if n not in params or params[n].shape != t.shape]
+    if mismatched:
+        raise UserError(f"checkpoint {folder} does not fit this run (tensor {mismatched[0]} is "
+                        "unknown or has another shape); resume with the settings it was written "
+                        "with (--method, --rank, --target-modules, --layers)")
     with torch.no_grad():
         for name, tensor in state["trainable"].items():
             params[name].copy_(tensor)
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except ValueError as exc:  # another set or size of parameter groups
+        raise UserError(f"checkpoint {folder} holds an optimizer for other parameters ({exc}); "
+                        "resume with the settings it was written with") from exc
     scheduler.load_state_dict(state["scheduler"])
     random.setstate(state["rng_python"])
     torch.set_rng_state(state["rng_torch"])

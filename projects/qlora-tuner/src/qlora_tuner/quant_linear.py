@@ -4,7 +4,8 @@ Forward: W = dequantize(codes, scales) in the compute dtype, y = x W^T + b. Back
 gradient with respect to x (the base weight is frozen), so the custom autograd function saves the
 4-bit weight, not the dequantised copy, and dequantises again in backward — the trade of a little
 compute for memory that makes QLoRA fit (bitsandbytes' MatMul4Bit does the same).
-Leaves out fused 4-bit kernels and paged optimisers. Exercised by tests/test_quant_linear.py.
+Leaves out fused 4-bit kernels and paged optimisers. Exercised by
+tests/test_lora.py::test_nf4_linear_forward_and_backward.
 """
 
 from __future__ import annotations
