@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from llm_shared import load_causal_lm
+from llm_shared import load_causal_lm, torch_threads
 
 # NOTE: one thread: on the shared 2-core machine two threads were up to 10x slower when the
 # other core was busy (OpenMP threads wait on each other); the trainer defaults to one thread.
-torch.set_num_threads(1)
+torch_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +60,32 @@ def _trl_reward_self():
 
 
 @pytest.fixture
-def trl_grpo_self():
+def require():
+    """`require("trl")`: import a reference library, or skip the test that needs it; under `CI`
+    a missing one fails instead, so a broken environment cannot pass as green."""
+    import importlib
+    import os
+
+    def load(module: str):
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+                pytest.fail(f"{module} is required under CI and did not import: {exc}")
+            pytest.skip(f"could not import {module}: {exc}")
+
+    return load
+
+
+@pytest.fixture
+def trl_grpo_self(require):
+    require("trl")
     return _trl_grpo_self
 
 
 @pytest.fixture
-def trl_reward_self():
+def trl_reward_self(require):
+    require("trl")
     return _trl_reward_self
 
 

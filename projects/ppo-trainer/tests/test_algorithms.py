@@ -93,7 +93,17 @@ def test_resume_reaches_the_same_weights(tmp_path):
     part = make_trainer(tiny_config(tmp_path / "part", steps=1, algo="ppo"))
     part.run()
     resumed = make_trainer(tiny_config(tmp_path / "part", steps=2, algo="ppo", resume=True))
+    ran = []
+    step = resumed.train_step
+
+    def counted():
+        record = step()
+        ran.append(record["step"])
+        return record
+
+    resumed.train_step = counted
     resumed.run()
+    assert ran == [2]  # step 1 came from the checkpoint, not from running it again
     for (name, a), (_, b) in zip(full.policy.named_parameters(),
                                  resumed.policy.named_parameters(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
@@ -105,3 +115,20 @@ def test_resume_reaches_the_same_weights(tmp_path):
 def test_resume_without_checkpoint_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no checkpoint"):
         make_trainer(tiny_config(tmp_path, resume=True)).run()
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (os.environ["PWNED_DIR"],))
+
+
+def test_resume_refuses_a_checkpoint_that_carries_code(tmp_path, monkeypatch):
+    make_trainer(tiny_config(tmp_path, steps=1)).run()
+    monkeypatch.setenv("PWNED_DIR", str(tmp_path / "pwned"))
+    torch.save({"optimizer": _RunsCode(), "torch_rng": torch.get_rng_state()},
+               tmp_path / "checkpoint" / "trainer.pt")
+    with pytest.raises(UserError, match="objects other than tensors"):
+        make_trainer(tiny_config(tmp_path, steps=2, resume=True)).run()
+    assert not (tmp_path / "pwned").exists()  # the payload never ran

@@ -67,7 +67,8 @@ def test_train_rm_then_ppo_with_the_reward_model(capsys, tmp_path):
     assert main(["train-rm", "--model", "tiny-llama", "--output", str(rm), "--num-pairs", "8",
                  "--batch-size", "4"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["train_pairs"] == 6 and 0 <= result["eval_accuracy_after"] <= 1
+    assert (result["train_pairs"], result["eval_pairs"]) == (6, 2)  # 8 pairs, 25 % held out
+    assert json.loads((rm / "train_rm.json").read_text()) == result
     assert main(["train", "--model", "tiny-llama", "--algo", "ppo", "--output",
                  str(tmp_path / "ppo"), "--steps", "1", "--prompts-per-step", "2",
                  "--group-size", "1", "--max-new-tokens", "3", "--eval-prompts", "0",

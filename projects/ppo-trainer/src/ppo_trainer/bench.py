@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import EMBEDDED_LLM, UserError, load_causal_lm, markdown_table, param, peak_rss_mb
+from llm_shared import (
+    EMBEDDED_LLM,
+    UserError,
+    load_causal_lm,
+    markdown_table,
+    param,
+    peak_rss_mb,
+    torch_threads,
+)
 
 from .config import TrainConfig
 from .evaluate import evaluate
@@ -71,8 +79,7 @@ def run_bench(config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
     except ImportError as exc:
         raise UserError(f"bench needs trl and datasets ({exc}); run `uv sync --package "
                         "ppo-trainer` (they are in the dev group)") from exc
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch_threads(config.threads)
     say = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     tmp = Path(tempfile.mkdtemp(prefix="ppo-trainer-bench-"))
     ours = Trainer(TrainConfig(

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", type=Path, default=None, help="PNG path (default DIR/curves.png)")
     demo = commands.add_parser("demo", help="a few GRPO steps on the embedded task (< 90 s)",
                                description="GRPO on SmolLM2-135M-Instruct, arithmetic in "
-                                           "<answer> tags; greedy held-out reward before/after.")
+                                           "<answer> tags; held-out reward before/after (2 seeded "
+                                           "samples per prompt at temperature 1).")
     add_config_args(demo, DemoConfig)
     bench = commands.add_parser(
         "bench", help="step time and reward vs TRL's GRPOTrainer (same model/task/batch)",

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import UserError, atomic_dir, load_tokenizer, model_path, pick_device, write_json
+from llm_shared import (
+    UserError,
+    atomic_dir,
+    load_tokenizer,
+    load_torch_state,
+    model_path,
+    pick_device,
+    write_json,
+)
 from torch import nn
 
 from .task import ArithmeticTask
@@ -101,10 +109,21 @@ class RewardModel(nn.Module):
         if not (directory / "head.pt").is_file():
             raise UserError(f"{directory} is not a reward model (no head.pt); create one with "
                             "`ppo-trainer train-rm --output DIR`")
-        meta = json.loads((directory / "reward_model.json").read_text())
-        backbone = AutoModel.from_pretrained(directory / "backbone", dtype=torch.float32)
-        model = cls(backbone, load_tokenizer(str(directory / "backbone")), meta["max_tokens"])
-        model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
+        fix = "train it again with `ppo-trainer train-rm --output DIR`"
+        try:
+            meta = json.loads((directory / "reward_model.json").read_text(encoding="utf-8"))
+            max_tokens = int(meta["max_tokens"])
+            backbone = AutoModel.from_pretrained(directory / "backbone", dtype=torch.float32)
+            tokenizer = load_tokenizer(str(directory / "backbone"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise UserError(f"{directory} is not a complete reward model ({first}); {fix}") \
+                from exc
+        model = cls(backbone, tokenizer, max_tokens)
+        try:
+            model.head.load_state_dict(load_torch_state(directory / "head.pt"))
+        except RuntimeError as exc:  # another hidden size than the backbone's
+            raise UserError(f"{directory}/head.pt does not fit its backbone; {fix}") from exc
         return model.to(pick_device(device)).eval()
 
     @classmethod

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import torch
-from llm_shared import UserError, seed_everything, track, write_json
+from llm_shared import UserError, seed_everything, torch_threads, track, write_json
 
 from .config import RewardModelConfig
 from .losses import bradley_terry_loss
@@ -38,8 +38,7 @@ def accuracy(model: RewardModel, pairs: list[Pair], batch_size: int = 16) -> flo
 def train_reward_model(config: RewardModelConfig) -> dict[str, Any]:
     if config.output is None:
         raise UserError("train-rm needs --output DIR for the reward model")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch_threads(config.threads)
     seed_everything(config.seed)
     pairs = read_pairs(config.pairs) if config.pairs else task_pairs(config.num_pairs, config.seed)
     random.Random(config.seed).shuffle(pairs)

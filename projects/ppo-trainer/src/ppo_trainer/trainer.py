@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import UserError, atomic_dir, atomic_write, load_causal_lm, seed_everything
+from llm_shared import (
+    UserError,
+    atomic_dir,
+    atomic_write,
+    load_causal_lm,
+    load_torch_state,
+    seed_everything,
+    torch_threads,
+)
 
 from .config import TrainConfig
 from .evaluate import evaluate
@@ -42,8 +50,7 @@ class Trainer:
             raise UserError("train needs --output DIR for metrics and checkpoints")
         self.config = config
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        torch_threads(config.threads)
         seed_everything(config.seed)
         self.reward_fns = [resolve_reward(name) for name in config.rewards]
         self.policy, self.tokenizer = load_causal_lm(config.model, device=config.device)
@@ -173,10 +180,10 @@ class Trainer:
         if [k for k in missing if "lm_head" not in k]:  # tied lm_head is not stored
             raise UserError(f"--resume: checkpoint does not match --model {self.config.model}")
         self.policy.tie_weights()
+        # Tensors, numbers and containers only: a checkpoint someone hands over cannot run code.
         if self.value_head is not None:
-            self.value_head.load_state_dict(torch.load(directory / "value_head.pt",
-                                                       weights_only=True))
-        extra = torch.load(directory / "trainer.pt", weights_only=False)
+            self.value_head.load_state_dict(load_torch_state(directory / "value_head.pt"))
+        extra = load_torch_state(directory / "trainer.pt")
         self.optimizer.load_state_dict(extra["optimizer"])
         torch.set_rng_state(extra["torch_rng"])
         self.step, self.skipped = state["step"], state["skipped"]
