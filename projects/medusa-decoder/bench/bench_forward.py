@@ -16,7 +16,7 @@ import statistics
 import time
 
 import torch
-from llm_shared import emit_json, load_causal_lm, markdown_table
+from llm_shared import emit_json, load_causal_lm, markdown_table, torch_threads
 from medusa_decoder.lean import LeanLlama
 from transformers import DynamicCache
 
@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    torch_threads(args.threads)
     base, _ = load_causal_lm(device="cpu")
     ids = torch.randint(100, 40000, (args.prefix + max(args.sizes),))
     runs = {}

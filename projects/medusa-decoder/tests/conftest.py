@@ -3,11 +3,11 @@ and a small-vocabulary target/draft pair for the sampling test."""
 
 import pytest
 import torch
-from llm_shared import load_causal_lm
+from llm_shared import load_causal_lm, torch_threads
 
 # NOTE: one thread measured ~2.5x faster per token than two on the shared 2-core machine
 # (OpenMP barriers stall when the other core is busy); the tests' results do not depend on it.
-torch.set_num_threads(1)
+torch_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ Prints a table and, last, one JSON line.
 import argparse
 import time
 
-import torch
-from llm_shared import emit_json, markdown_table
+from llm_shared import emit_json, markdown_table, torch_threads
 from paged_kv_server import EngineConfig, LLMEngine, SamplingParams
 from paged_kv_server.workload import mixed_prompt_ids
 from torch.profiler import ProfilerActivity, profile
@@ -68,5 +67,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(1)
+    torch_threads(1)
     main()

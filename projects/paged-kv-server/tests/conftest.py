@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-from llm_shared import load_causal_lm
+from llm_shared import load_causal_lm, torch_threads
 from paged_kv_server import EngineConfig, LLMEngine, SamplingParams, Sequence
 
 # One intra-op thread: on this shared 2-core machine two OpenMP threads spin-wait on each other
 # (a tiny-model forward went from ~2 ms to ~30 ms per op with 2 threads under load).
-torch.set_num_threads(1)
+torch_threads(1)
 
 
 def _make_seq(n_tokens: int, start: int = 10, **params) -> Sequence:

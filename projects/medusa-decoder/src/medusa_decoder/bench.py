@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 import torch
-from llm_shared import markdown_table, track
+from llm_shared import markdown_table, torch_threads, track
 
 from .config import METHODS, BenchConfig, DecodeConfig
 from .lean import batch_invariance_check
@@ -70,8 +70,7 @@ def _hf_run(decoder: Decoder, method: str, prompt: list[int], max_tokens: int,
 
 
 def run_bench(config: BenchConfig, decoder: Decoder | None = None) -> dict[str, Any]:
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch_threads(config.threads)
     decoder = decoder or Decoder(DecodeConfig(
         model=config.model, heads=config.heads, tree_size=config.tree_size, k=config.k,
         max_tokens=config.max_tokens, device=config.device, dtype=config.dtype,

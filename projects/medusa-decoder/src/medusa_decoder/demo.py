@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import cache_dir, load_causal_lm, pick_device
+from llm_shared import cache_dir, load_causal_lm, pick_device, torch_threads
 
 from .config import METHODS as OURS_METHODS
 from .config import DecodeConfig, DemoConfig, TrainHeadsConfig
@@ -38,8 +38,7 @@ def _quick_heads(model_name: str, model: Any, tokenizer: Any) -> Path:
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     start = time.perf_counter()
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch_threads(config.threads)
     dtype = resolve_dtype(config.dtype, pick_device(config.device))
     model, tokenizer = load_causal_lm(config.model, device=config.device, dtype=dtype)
     print(f"target {config.model} in {str(dtype).replace('torch.', '')}, "

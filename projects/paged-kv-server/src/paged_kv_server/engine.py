@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from llm_shared import UserError, load_tokenizer, model_path, pick_device, pick_dtype, progress_bar
+from llm_shared import (
+    UserError,
+    load_tokenizer,
+    model_path,
+    pick_device,
+    pick_dtype,
+    progress_bar,
+    torch_threads,
+)
 
 from .attention import build_metadata
 from .block_manager import BlockManager
@@ -63,8 +71,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class LLMEngine:
     def __init__(self, config: EngineConfig, *, tokenizer: Any = None) -> None:
         self.config = config
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        torch_threads(config.threads)
         device = pick_device(config.device)
         dtype = pick_dtype(device, "auto") if config.dtype == "auto" else _DTYPES[config.dtype]
         path = model_path(config.model)

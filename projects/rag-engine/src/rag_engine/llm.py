@@ -8,14 +8,13 @@ greedily and calls `on_text` with each new piece of text as soon as it is decode
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import torch
-from llm_shared import load_causal_lm
+from llm_shared import load_causal_lm, torch_threads
 from transformers import TextStreamer
 
 
@@ -51,16 +50,6 @@ def prompt_ids(llm: LLM, messages: list[dict[str, str]]) -> torch.Tensor:
 # 48 tokens after a ~700-token prompt took 17.9 s wall / 4.6 s CPU with 1 thread and 158 s wall /
 # 36 s CPU with 2 (OpenMP threads spin-waiting for each other on every small decode matmul).
 DECODE_THREADS = 1
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @torch.inference_mode()
