@@ -6,6 +6,7 @@ Kept as data rather than scraped from a document so that the CLI works in any cl
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +76,33 @@ CHAPTERS: tuple[Chapter, ...] = tuple(
     for part, ch, zh, en, topic, project in _ROWS
 )
 BY_PROJECT = {c.project: c for c in CHAPTERS}
+BY_LABEL = {c.label: c for c in CHAPTERS}
+
+# The curriculum's three learning paths, as chapter labels in the order a person takes them. The
+# top README states them by part; where a part is named for one topic ("3 (alignment)"), the path
+# takes that chapter only.
+PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "app": ("Application developer: part 1 -> part 4 (RAG, agents) -> part 6 (deployment) -> "
+            "part 5 (Hugging Face)",
+            ("1.1", "1.2", "1.3", "4.1", "4.2", "4.3", "4.4", "6.1", "6.2", "6.3", "6.4", "5.1")),
+    "model": ("Model engineer: 1 -> 2 -> 3 (data, tuning) -> 5 (tools) -> 3.3 (alignment)",
+              ("1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "3.1", "3.2", "3.4", "5.1", "5.2", "5.3",
+               "5.4", "5.5", "3.3")),
+    "research": ("Architect / researcher: 7 -> 3 (alignment) -> 4 (agents) -> 5 (DeepSpeed)",
+                 ("7.1", "7.2", "7.3", "7.4", "7.5", "3.3", "4.3", "5.4")),
+}
+
+
+def path_chapters(path: str) -> list[Chapter]:
+    """The chapters of a learning path, in its order (all 28 may not be available yet)."""
+    return [BY_LABEL[label] for label in PATHS[path][1]]
 
 
 def repo_root(start: Path | None = None) -> Path:
-    """The workspace root: the nearest parent whose pyproject.toml declares the workspace."""
+    """The workspace root: `LLM_FULLSTACK_ROOT` if set (the repo tests point it at a scratch
+    workspace), else the nearest parent whose pyproject.toml declares the workspace."""
+    if os.environ.get("LLM_FULLSTACK_ROOT"):
+        return Path(os.environ["LLM_FULLSTACK_ROOT"]).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"

@@ -218,4 +218,19 @@ def scaffold(name: str, root: Path) -> Path:
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**values), encoding="utf-8")
+    mark_available(name, root / "README.md")
     return target
+
+
+def mark_available(name: str, readme: Path) -> bool:
+    """Flip the project's row in the root README's syllabus table from planned to available (the
+    repo tests hold the table to the folders). Returns whether a row changed."""
+    if not readme.is_file():
+        return False
+    lines = readme.read_text(encoding="utf-8").splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.startswith("|") and f"`{name}`" in line and line.rstrip().endswith("| planned |"):
+            lines[index] = line.rstrip()[: -len("planned |")] + "**available** |\n"
+            readme.write_text("".join(lines), encoding="utf-8")
+            return True
+    return False
