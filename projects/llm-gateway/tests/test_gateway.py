@@ -101,8 +101,9 @@ def test_body_checks(fake_servers, build_gateway):
     gateway, url, keys = build_gateway(one_route(backend, max_body_bytes=2000))
     key, _ = keys.create("acme")
     auth = {"authorization": f"Bearer {key}"}
-    post = lambda **kw: httpx.post(url + "/v1/chat/completions", headers={**auth, **kw.pop(
-        "headers", {})}, **kw)
+    def post(**kw):
+        return httpx.post(url + "/v1/chat/completions", headers={**auth, **kw.pop(
+            "headers", {})}, **kw)
     assert post(content=b"{}", headers={"content-type": "text/plain"}).status_code == 415
     assert post(json={"model": "m", "messages": [{"role": "user", "content": "x" * 3000}]}
                 ).status_code == 413
@@ -172,8 +173,9 @@ def test_tenant_b_never_gets_tenant_a_cached_answer(fake_servers, build_gateway)
                                        cache=SemanticCache(_toy_embed, threshold=0.9))
     key_a, _ = keys.create("tenant-a")
     key_b, _ = keys.create("tenant-b")
-    ask = lambda key, text, **kw: client(url, key).chat.completions.with_raw_response.create(
-        model="m", messages=[{"role": "user", "content": text}], **kw)
+    def ask(key, text, **kw):
+        return client(url, key).chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": text}], **kw)
     first = ask(key_a, "secret plan for tenant a", temperature=0)
     assert first.headers["x-gateway-cache"] == "miss"
     again = ask(key_a, "Secret plan for tenant A", temperature=0)
@@ -309,3 +311,31 @@ def test_log_lines_are_redacted(fake_servers, build_gateway, tmp_path):
     assert "ann@example.org" not in text and "4111" not in text
     assert line["request"]["messages"][0]["content"] == "I am [EMAIL], card [CARD]"
     assert line["tenant"] == "acme" and line["backend"] == "b0"
+
+
+def test_stream_without_backend_usage_is_counted_by_our_tokenizer(fake_servers, build_gateway):
+    backend, _ = fake_servers(usage=False)
+    gateway, url, keys = build_gateway(one_route(backend))  # test counter: words
+    key, _ = keys.create("acme", tpm=1000)
+    stream = client(url, key).chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == \
+        "echo: hello there"
+    assert metric(url, "llm_gateway_tokens_total", tenant="acme", type="output") == 3
+    assert metric(url, "llm_gateway_tokens_total", tenant="acme", type="input") == 2
+
+
+def test_embedded_smollm2_backend_answers_through_the_openai_client(build_gateway):
+    gateway, url, keys = build_gateway({"backends": [{"name": "local", "url": "embedded"}],
+                                        "routes": [{"model": "smollm2",
+                                                    "backends": ["local"]}]})
+    key, _ = keys.create("acme")
+    reply = client(url, key).chat.completions.create(
+        model="smollm2", temperature=0, max_tokens=8,
+        messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert "Paris" in reply.choices[0].message.content
+    assert reply.usage.completion_tokens <= 8 and reply.usage.prompt_tokens > 10
+    stream = client(url, key).chat.completions.create(
+        model="smollm2", temperature=0, max_tokens=8, stream=True,
+        messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == \
+        reply.choices[0].message.content

@@ -100,7 +100,9 @@ class Gateway:
         self._count_tokens = count_tokens
         self.draining = False
         self.in_flight = 0
-        self._log = open(config.log_path, "a", encoding="utf-8") if config.log_path else None
+        # Open for the gateway's lifetime (closed in `close`), so no context manager here.
+        self._log = (open(config.log_path, "a", encoding="utf-8")  # noqa: SIM115
+                     if config.log_path else None)
 
     # -- accounting -------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -141,7 +143,8 @@ class Gateway:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return error(415, "send the body as application/json", "invalid_request_error")
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.config.max_body_bytes):
+        limit = self.config.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return error(413 if length.isdigit() else 400,
                          f"body over {self.config.max_body_bytes} bytes or bad Content-Length",
                          "invalid_request_error")

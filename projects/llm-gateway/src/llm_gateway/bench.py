@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from llm_shared import UserError
 
 from .config import BenchConfig

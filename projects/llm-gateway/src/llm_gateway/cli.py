@@ -1,4 +1,4 @@
-"""Command line of llm-gateway: keys, serve, fake-backend, bench, demo (see `llm-gateway --help`)."""
+"""Command line of llm-gateway: keys, serve, fake-backend, cache-eval, bench, demo (see --help)."""
 
 from __future__ import annotations
 

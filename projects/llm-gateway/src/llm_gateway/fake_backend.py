@@ -99,7 +99,8 @@ def create_fake_backend(*, fail_rate: float = 0.0, latency_ms: float = 0.0, seed
                         **({"delta": {}} if chat else {"text": ""})}
                 yield f"data: {json.dumps({'id': rid, 'choices': [last]})}\n\n".encode()
                 if include_usage:
-                    yield f"data: {json.dumps({'id': rid, 'choices': [], 'usage': use})}\n\n".encode()
+                    tail = {"id": rid, "choices": [], "usage": use}
+                    yield f"data: {json.dumps(tail)}\n\n".encode()
                 yield b"data: [DONE]\n\n"
                 stats["streams_finished"] += 1
             except asyncio.CancelledError:

@@ -52,7 +52,7 @@ def make_config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 
 class ServerThread:
-    """`with ServerThread(app) as url:` serves `app` on 127.0.0.1:<free port> until the block ends."""
+    """`with ServerThread(app) as url:` serves `app` on 127.0.0.1:<free port> for the block."""
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
