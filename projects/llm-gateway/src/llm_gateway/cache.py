@@ -40,7 +40,14 @@ def normalise(messages: list[dict[str, Any]]) -> str:
 
 
 # Words that carry no intent in a question about code; everything else must agree.
-_FILLER = frozenset(["a", "an", "the", "of", "in", "on", "to", "for", "from", "by", "with", "and", "or", "is", "are", "was", "be", "do", "does", "did", "can", "could", "should", "would", "will", "if", "at", "i", "me", "my", "you", "your", "we", "it", "its", "this", "that", "these", "those", "how", "what", "whats", "which", "who", "why", "when", "where", "way", "ways", "there", "please", "explain", "tell", "show", "give", "using", "use", "python", "pythons", "py", "whether", "one", "some", "any", "get", "need", "want", "like", "just", "about", "vs"])
+_FILLER = frozenset({
+    "a", "an", "the", "of", "in", "on", "to", "for", "from", "by", "with", "and", "or", "is",
+    "are", "was", "be", "do", "does", "did", "can", "could", "should", "would", "will", "if",
+    "at", "i", "me", "my", "you", "your", "we", "it", "its", "this", "that", "these", "those",
+    "how", "what", "whats", "which", "who", "why", "when", "where", "way", "ways", "there",
+    "please", "explain", "tell", "show", "give", "using", "use", "python", "pythons", "py",
+    "whether", "one", "some", "any", "get", "need", "want", "like", "just", "about", "vs",
+})
 _SAME = {"dict": "dictionary", "dicts": "dictionary", "int": "integer", "str": "string",
          "virtualenv": "virtual environment", "venv": "virtual environment",
          "todays": "current", "today": "current", "2": "two"}
