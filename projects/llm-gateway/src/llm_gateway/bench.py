@@ -52,22 +52,31 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _round(url: str, headers: dict[str, str], requests: int, concurrency: int) -> list[float]:
+async def _round(url: str, headers: dict[str, str], requests: int,
+                 concurrency: int) -> tuple[list[float], int]:
+    """Latencies (ms) of the requests that succeeded, and how many failed at the transport."""
     latencies: list[float] = []
+    errors = 0
     queue = iter(range(requests))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
         async def worker() -> None:
+            nonlocal errors
             for _ in queue:
                 t0 = time.perf_counter()
-                response = await http.post(url + "/chat/completions", json=BODY, headers=headers)
+                try:
+                    response = await http.post(url + "/chat/completions", json=BODY,
+                                               headers=headers)
+                except httpx.TransportError:
+                    errors += 1  # counted and reported, not timed
+                    continue
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if response.status_code != 200:
                     raise UserError(f"{url} answered {response.status_code}: "
                                     f"{response.text[:200]}")
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies
+    return latencies, errors
 
 
 async def _ttft(url: str, headers: dict[str, str], n: int) -> list[float]:
@@ -145,14 +154,17 @@ def _measure(systems: dict[str, tuple[str, dict]], config: BenchConfig) -> dict[
         asyncio.run(_round(*systems[name], 20, 4))
     rows: dict[str, Any] = {}
     print(f"{'concurrency':>11} {'system':>8} {'p50 ms':>8} {'p95 ms':>8} {'+p50':>7} "
-          f"{'+p95':>7}")
+          f"{'+p95':>7} {'errors':>6}")
     for concurrency in config.concurrency:
         p50s: dict[str, list[float]] = {n: [] for n in names}
         p95s: dict[str, list[float]] = {n: [] for n in names}
+        errors = dict.fromkeys(names, 0)
         for round_index in range(config.repeats):
             order = names[round_index % len(names):] + names[:round_index % len(names)]
             for name in order:
-                latencies = asyncio.run(_round(*systems[name], config.requests, concurrency))
+                latencies, failed = asyncio.run(_round(*systems[name], config.requests,
+                                                       concurrency))
+                errors[name] += failed
                 p50s[name].append(statistics.median(latencies))
                 p95s[name].append(_percentile(latencies, 0.95))
         level = {}
@@ -161,9 +173,9 @@ def _measure(systems: dict[str, tuple[str, dict]], config: BenchConfig) -> dict[
             base50, base95 = statistics.median(p50s["direct"]), statistics.median(p95s["direct"])
             level[name] = {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3),
                            "added_p50_ms": round(p50 - base50, 3),
-                           "added_p95_ms": round(p95 - base95, 3)}
+                           "added_p95_ms": round(p95 - base95, 3), "errors": errors[name]}
             print(f"{concurrency:>11} {name:>8} {p50:>8.2f} {p95:>8.2f} {p50 - base50:>+7.2f} "
-                  f"{p95 - base95:>+7.2f}")
+                  f"{p95 - base95:>+7.2f} {errors[name]:>6}")
         rows[str(concurrency)] = level
     ttft = {}
     for name in names:
