@@ -3,6 +3,8 @@ helpers that run a folder through our code and through transformers."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from model_families.compare import fixed_inputs, max_diffs, run_hf, run_ours
@@ -25,10 +27,16 @@ def save(tmp_path):
                                                **overrides)
 
 
+@functools.cache
+def _hf(folder, family):
+    """Each folder in transformers once per session: tests mutate our models, never HF's."""
+    return load_hf(folder, family)
+
+
 def diffs(folder, loaded=None):
     """(max |logit diff|, max |hidden diff|) of our model vs transformers on the fixed inputs."""
     loaded = loaded or load(folder)
-    hf = load_hf(loaded.folder, loaded.family)
+    hf = _hf(loaded.folder, loaded.family)
     inputs = fixed_inputs(loaded)
     return max_diffs(run_ours(loaded, inputs), run_hf(hf, loaded.family, inputs))
 

@@ -84,7 +84,8 @@ def _bench(config: BenchConfig) -> int:
 
     result = run_bench(config)
     if not config.json:
-        print(markdown_table(result["rows"]))
+        print(markdown_table(result["rows"], ["what", "inputs", "ours_s", "hf_s", "ours_over_hf",
+                                              "ours_tok_s", "hf_tok_s", "speed_vs_hf"]))
     emit_json(result["summary"])
     return 0
 
