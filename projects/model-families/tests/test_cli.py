@@ -54,6 +54,10 @@ def test_generate_on_smollm2_equals_hf(capsys):
     assert result["equal_to_hf"] is True and result["new_tokens"] == 6
 
 
+def test_generate_needs_tokenizer_files(capsys, tiny_dir):
+    one_line_error(capsys, ["generate", "--model", str(tiny_dir["gpt2"])], "tokenizer")
+
+
 def test_generate_refuses_bert(capsys):
     one_line_error(capsys, ["generate", "--model", "all-minilm-l6-v2"], "fill-mask")
 

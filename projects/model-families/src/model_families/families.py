@@ -96,4 +96,9 @@ def load_hf(folder: Path, family: str) -> nn.Module:
         cls = transformers.GPT2Model
     else:
         cls = transformers.AutoModelForCausalLM
-    return cls.from_pretrained(folder, dtype=torch.float32).eval()
+    try:
+        return cls.from_pretrained(folder, dtype=torch.float32).eval()
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UserError(f"transformers cannot load {folder} as {cls.__name__} ({first}); "
+                        "compare needs a folder transformers can read") from exc

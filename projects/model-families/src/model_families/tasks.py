@@ -16,12 +16,18 @@ from .config import FillMaskConfig, GenerateConfig
 from .families import Loaded, load, load_hf
 from .generate import Sampling, generate
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model", "spiece.model")
+
 
 def load_tokenizer(loaded: Loaded) -> Any:
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    # Without these files AutoTokenizer can still build an empty tokenizer that encodes nothing.
+    if not any((loaded.folder / f).is_file() for f in TOKENIZER_FILES):
+        raise UserError(f"{loaded.folder} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
+                        "save the tokenizer next to the model with save_pretrained")
     try:
         return AutoTokenizer.from_pretrained(loaded.folder)
     except (OSError, ValueError) as exc:
