@@ -90,3 +90,19 @@ def test_untied_config_without_lm_head_is_refused(tiny_dir, tmp_path):
 def test_not_a_folder(tmp_path):
     with pytest.raises(UserError, match="not a local folder"):
         load(tmp_path / "nope")
+
+
+def test_sharded_and_legacy_bin_checkpoints_load(tiny_dir, tmp_path, diff_of):
+    import transformers
+
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tiny_dir["gpt2"])
+    sharded = tmp_path / "sharded"
+    hf.save_pretrained(sharded, max_shard_size="20KB")
+    assert (sharded / "model.safetensors.index.json").is_file()
+    assert max(diff_of(sharded)) <= TOLERANCE
+
+    legacy = shutil.copytree(tiny_dir["gpt2"], tmp_path / "legacy")
+    torch.save(load_file(legacy / "model.safetensors"), legacy / "pytorch_model.bin")
+    (legacy / "model.safetensors").unlink()
+    ours = load(legacy).model  # read with weights_only=True
+    assert torch.equal(ours.embed.weight, hf.transformer.wte.weight)
