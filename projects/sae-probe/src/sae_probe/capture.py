@@ -158,9 +158,14 @@ def _start(config: CaptureConfig, model_name: str, hook: str, d_model: int) -> d
             if docs_file.is_file() else []
         docs_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         return manifest
+    if config.out.exists() and not config.out.is_dir():
+        raise UserError(f"--out {config.out} is a file, not a folder; pick a new --out")
     if config.out.exists() and any(config.out.iterdir()):
         if not (config.out / MANIFEST).is_file():
             raise UserError(f"{config.out} exists and is not an activation store; pick a new --out")
+        if not config.overwrite:
+            raise UserError(f"{config.out} already holds an activation store; pass --resume to "
+                            "continue it, --overwrite to replace it, or pick a new --out")
         shutil.rmtree(config.out)
     config.out.mkdir(parents=True, exist_ok=True)
     return {"format": FORMAT, **identity, "site": hook.split(".")[0],
