@@ -6,6 +6,7 @@ per document), run in batches with the forward pass stopped right after the hook
 an in-memory shard. A shard is written (atomically) only at a document boundary once it holds
 `shard_tokens` rows, and then the manifest records how many documents are done: an interrupted
 capture resumes with `--resume` from the first unfinished document and produces the same files.
+An existing store in `--out` is replaced only with `--overwrite`.
 Leaves out packing several documents in one window and multi-hook capture.
 Run: `uv run sae-probe capture --hook resid_post.3 --max-tokens 50000 --out runs/acts`.
 """

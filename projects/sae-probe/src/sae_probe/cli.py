@@ -176,6 +176,7 @@ def _run(args: argparse.Namespace) -> int:
         config = build_config(BenchConfig, args)
         result = run_bench(config)
         if not config.json:
+            print(markdown_table(result["curve"]))  # held-out FVU per step of both
             print(markdown_table(result["rows"]))
         emit_json(result["summary"])
         return 0

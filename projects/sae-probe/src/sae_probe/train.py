@@ -6,7 +6,9 @@ a sample; inputs are scaled so E||x||^2 = d_in; decoder rows stay at unit norm; 
 once `dead_tokens` tokens passed without it firing (TopK's AuxK loss trains the dead ones).
 Batches come from a seeded permutation per epoch, so the batch of step s depends only on (seed, s):
 a run resumed from a checkpoint (weights, Adam state, dead counters, RNG) ends with the same
-weights as an uninterrupted one. Leaves out multi-GPU training and ghost grads.
+weights as an uninterrupted one, running only the missing steps. The SAE is written as
+sae.safetensors + sae.json (`artifacts.py`); an earlier one in --out is kept unless --overwrite.
+Leaves out multi-GPU training and ghost grads.
 Run: `uv run sae-probe train --acts runs/acts --arch topk --d-sae 4608 --k 32 --out runs/sae`.
 """
 
