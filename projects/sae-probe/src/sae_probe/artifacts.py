@@ -69,8 +69,11 @@ def sae_from_files(path: str | Path) -> SparseAutoencoder:
     path = Path(path)
     weights, config_file = _sae_files(path)
     if not weights.is_file():
-        hint = " (training unfinished: run train --resume)" \
-            if path.is_dir() and (path / "checkpoint.pt").is_file() else ""
+        hint = ""
+        if path.is_dir() and (path / "checkpoint.pt").is_file():
+            hint = " (training unfinished: run train --resume)"
+        elif path.is_dir() and (path / "sae.pt").is_file():
+            hint = " (sae.pt is the pickled format of earlier versions and is not read)"
         raise UserError(f"no trained SAE at {weights}{hint}; train one with `sae-probe train`")
     if not config_file.is_file():
         raise UserError(f"{weights} has no {SAE_CONFIG} beside it; an SAE is the pair "
