@@ -90,15 +90,23 @@ def test_capture_resume_gives_the_same_store(tiny_model, tiny_store, tmp_path, m
     monkeypatch.setattr(capture_module, "forward_acts", interrupted)
     with pytest.raises(KeyboardInterrupt):
         capture(make_capture_config(out), model=model, tokenizer=tokenizer)
-    monkeypatch.undo()
     partial = json.loads((out / "manifest.json").read_text())
     assert not partial["complete"] and 0 < partial["n_tokens"] < 3000
     with pytest.raises(UserError, match="other settings"):
         capture(make_capture_config(out, context=16, resume=True), model=model,
                 tokenizer=tokenizer)
+    rows_run = []  # token rows sent through the model by the resumed run
+
+    def counting(model_, hook, windows, pad_id):
+        rows_run.append(sum(map(len, windows)))
+        return real_forward(model_, hook, windows, pad_id)
+
+    monkeypatch.setattr(capture_module, "forward_acts", counting)
     resumed = capture(make_capture_config(out, resume=True), model=model,
                       tokenizer=tokenizer)
     assert resumed["n_tokens"] == ActivationStore(tiny_store).n_tokens
+    # only the rows after the last committed shard ran again: none of the committed ones
+    assert sum(rows_run) == resumed["n_tokens"] - partial["n_tokens"]
     a, b = ActivationStore(tiny_store), ActivationStore(out)
     assert np.array_equal(a.tokens, b.tokens)
     assert [vars(w) for w in a.windows] == [vars(w) for w in b.windows]
@@ -144,3 +152,17 @@ def test_real_model_capture_matches_hidden_states(real_model, tmp_path, make_cap
         ref = model(input_ids=ids, output_hidden_states=True).hidden_states[3][0]
     got = store.gather(np.arange(window.length))
     assert np.allclose(got, ref.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_capture_keeps_an_earlier_store_unless_overwrite(tiny_model, tmp_path,
+                                                         make_capture_config):
+    model, tokenizer = tiny_model
+    out = tmp_path / "acts"
+    capture(make_capture_config(out, max_tokens=200), model=model, tokenizer=tokenizer)
+    before = (out / "acts_00000.npy").read_bytes()
+    with pytest.raises(UserError, match="already holds an activation store; pass --resume"):
+        capture(make_capture_config(out, max_tokens=100), model=model, tokenizer=tokenizer)
+    assert (out / "acts_00000.npy").read_bytes() == before
+    again = capture(make_capture_config(out, max_tokens=100, overwrite=True), model=model,
+                    tokenizer=tokenizer)
+    assert again["n_tokens"] == ActivationStore(out).n_tokens == 100

@@ -52,7 +52,29 @@ def test_missing_inputs_are_one_line_errors(capsys, tmp_path):
     _one_line_error(capsys, ["train", "--acts", str(tmp_path)], "not an activation store")
     _one_line_error(capsys, ["evaluate", "--sae", str(tmp_path)], "no trained SAE")
     _one_line_error(capsys, ["steer"], "exactly one direction")
-    _one_line_error(capsys, ["steer", "--probe", str(tmp_path)], "no probes.pt")
+    _one_line_error(capsys, ["steer", "--probe", str(tmp_path)], "no probes.safetensors")
+
+
+def test_wrong_files_and_unwritable_outputs_are_one_line_errors(capsys, tiny_store, tiny_sae,
+                                                                tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    manifest = tiny_store / "manifest.json"
+    _one_line_error(capsys, ["evaluate", "--sae", str(tiny_store), "--acts", str(tiny_store)],
+                    "no trained SAE")
+    _one_line_error(capsys, ["evaluate", "--sae", str(tiny_sae / "sae.json"), "--acts",
+                             str(tiny_store)], "not a safetensors file")
+    _one_line_error(capsys, ["steer", "--probe", str(tiny_sae)], "no probes.safetensors")
+    _one_line_error(capsys, ["train", "--acts", str(tiny_store), "--out", str(a_file / "sae"),
+                             "--d-sae", "16", "--k", "2", "--device", "cpu"], "Not a directory")
+    _one_line_error(capsys, ["capture", "--model", "tiny-llama", "--hook", "resid_post.1",
+                             "--out", str(a_file), "--device", "cpu"], "is a file, not a folder")
+    # inspect --out on a folder that is not a dashboard would replace it as a whole
+    manifest_before = manifest.read_bytes()
+    _one_line_error(capsys, ["inspect", "--sae", str(tiny_sae), "--acts", str(tiny_store),
+                             "--out", str(tiny_store), "--device", "cpu"],
+                    "is not a dashboard folder")
+    assert manifest.read_bytes() == manifest_before
 
 
 def test_train_evaluate_inspect_end_to_end(capsys, tiny_store, tmp_path):

@@ -66,6 +66,11 @@ def test_probe_digit_on_tiny_model_writes_plot(tiny_model, tmp_path):
     assert len(summary["layers"]) == 2
     assert (tmp_path / "probe.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "probe.json").read_text())["label"] == "digit"
+    # steer reads the saved direction back (safetensors + JSON) at the best layer
+    result = steer(SteerConfig(probe=tmp_path, model="tiny-llama", strength=0.0,
+                               max_new_tokens=4, device="cpu"), model, tokenizer)
+    assert result["hook"] == f"resid_post.{summary['best_layer']}"
+    assert result["before"] == result["after"]
 
 
 @pytest.mark.slow

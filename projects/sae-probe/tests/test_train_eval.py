@@ -1,5 +1,7 @@
 """Training (init, schedule, resume), evaluation metrics and the spliced loss."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -50,22 +52,51 @@ def test_training_smoke_changes_every_parameter_and_lowers_loss(tiny_store, tiny
 
 
 @pytest.mark.parametrize("arch", ["topk", "relu", "jumprelu"])
-def test_resume_reaches_the_same_weights(tiny_store, tmp_path, arch):
+def test_resume_runs_only_the_missing_steps_and_reaches_the_same_weights(tiny_store, tmp_path,
+                                                                        monkeypatch, arch):
+    train_module = importlib.import_module("sae_probe.train")  # the module, not the function
+    real_batch_rows, steps_seen = train_module.batch_rows, []
+
+    def counting_batch_rows(rows, step, batch_size, seed):  # called once per optimizer step
+        steps_seen.append(step)
+        return real_batch_rows(rows, step, batch_size, seed)
+
+    monkeypatch.setattr(train_module, "batch_rows", counting_batch_rows)
+
     def config(out, resume=False):
         return TrainConfig(acts=tiny_store, out=out, arch=arch, d_sae=32, k=4, l1_coeff=0.01,
                            tokens=128 * 10, batch_size=128, warmup_steps=2, checkpoint_every=3,
                            device="cpu", resume=resume, dead_tokens=300)
 
     straight = train(config(tmp_path / "a"))
-    assert np.isfinite(straight["final"]["loss"])
+    assert np.isfinite(straight["final"]["loss"]) and steps_seen == list(range(10))
+    steps_seen.clear()
     train(config(tmp_path / "b"), stop_after=4)  # "interrupted" after step 4, checkpoint at 3
-    assert not (tmp_path / "b" / "sae.pt").exists()
+    assert steps_seen == [0, 1, 2, 3] and not (tmp_path / "b" / "sae.safetensors").exists()
     with pytest.raises(UserError, match="training unfinished"):
         load_sae(tmp_path / "b")
-    train(config(tmp_path / "b", resume=True))
+    steps_seen.clear()
+    resumed = train(config(tmp_path / "b", resume=True))
+    assert steps_seen == list(range(3, 10))  # from the checkpoint on, nothing twice
+    assert resumed["steps_this_run"] == 7 and resumed["steps"] == straight["steps"] == 10
+    assert resumed["final"] == straight["final"] and resumed["dead_frac"] == straight["dead_frac"]
     a, b = load_sae(tmp_path / "a"), load_sae(tmp_path / "b")
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
+
+
+def test_train_keeps_an_earlier_sae_unless_overwrite(tiny_store, tmp_path):
+    def config(**flags):
+        return TrainConfig(acts=tiny_store, out=tmp_path, d_sae=16, k=2, tokens=256,
+                           batch_size=128, warmup_steps=1, device="cpu", **flags)
+
+    train(config())
+    before = (tmp_path / "sae.safetensors").read_bytes()
+    with pytest.raises(UserError, match="--overwrite to replace it"):
+        train(config(seed=1))
+    assert (tmp_path / "sae.safetensors").read_bytes() == before
+    train(config(seed=1, overwrite=True))
+    assert (tmp_path / "sae.safetensors").read_bytes() != before
 
 
 def test_recon_metrics_worked_example():

@@ -6,6 +6,7 @@ per document), run in batches with the forward pass stopped right after the hook
 an in-memory shard. A shard is written (atomically) only at a document boundary once it holds
 `shard_tokens` rows, and then the manifest records how many documents are done: an interrupted
 capture resumes with `--resume` from the first unfinished document and produces the same files.
+An existing store in `--out` is replaced only with `--overwrite`.
 Leaves out packing several documents in one window and multi-hook capture.
 Run: `uv run sae-probe capture --hook resid_post.3 --max-tokens 50000 --out runs/acts`.
 """
@@ -158,9 +159,14 @@ def _start(config: CaptureConfig, model_name: str, hook: str, d_model: int) -> d
             if docs_file.is_file() else []
         docs_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         return manifest
+    if config.out.exists() and not config.out.is_dir():
+        raise UserError(f"--out {config.out} is a file, not a folder; pick a new --out")
     if config.out.exists() and any(config.out.iterdir()):
         if not (config.out / MANIFEST).is_file():
             raise UserError(f"{config.out} exists and is not an activation store; pick a new --out")
+        if not config.overwrite:
+            raise UserError(f"{config.out} already holds an activation store; pass --resume to "
+                            "continue it, --overwrite to replace it, or pick a new --out")
         shutil.rmtree(config.out)
     config.out.mkdir(parents=True, exist_ok=True)
     return {"format": FORMAT, **identity, "site": hook.split(".")[0],

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from llm_shared import (
+    UserError,
     add_config_args,
     build_config,
     cli_entry,
@@ -74,10 +75,11 @@ def _evaluate(config: EvalConfig) -> int:
 
 
 def _inspect(config: InspectConfig) -> int:
-    from .dashboard import build_reports, context_text, write_dashboard
+    from .dashboard import build_reports, check_dashboard_out, context_text, write_dashboard
     from .store import ActivationStore
     from .train import load_sae
 
+    check_dashboard_out(config.out)  # before minutes of work
     sae, store = load_sae(config.sae), ActivationStore(config.acts)
     store.check_matches(model=sae.cfg.model, hook=sae.cfg.hook, d_model=sae.cfg.d_in)
     model, tokenizer = load_causal_lm(store.model, device=pick_device(config.device))
@@ -159,12 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except OSError as exc:  # an unwritable --out, a full disk, a folder given as a file ...
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UserError(f"{exc.strerror or exc}{where}; check the path and its permissions, "
+                        "or pick another") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from .bench import BenchConfig, run_bench
 
         config = build_config(BenchConfig, args)
         result = run_bench(config)
         if not config.json:
+            print(markdown_table(result["curve"]))  # held-out FVU per step of both
             print(markdown_table(result["rows"]))
         emit_json(result["summary"])
         return 0

@@ -35,6 +35,7 @@ class CaptureConfig:
                        choices=("float16", "float32"))
     device: str = param("auto", help="auto, cpu, cuda or mps")
     resume: bool = param(False, help="continue an interrupted capture in --out")
+    overwrite: bool = param(False, help="replace an existing activation store in --out")
 
     def __post_init__(self) -> None:
         self.out, self.files = Path(self.out), [Path(f) for f in self.files]
@@ -66,6 +67,7 @@ class TrainConfig:
                             choices=("geometric_median", "mean", "zeros"))
     checkpoint_every: int = param(100, help="steps between checkpoints")
     resume: bool = param(False, help="continue from the last checkpoint in --out")
+    overwrite: bool = param(False, help="replace an SAE or checkpoint already in --out")
     seed: int = param(0, help="random seed (weights and batch order)")
     device: str = param("auto", help="auto, cpu, cuda or mps")
 
@@ -82,7 +84,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    sae: Path = param(Path("runs/sae"), help="trained SAE directory (or its sae.pt)")
+    sae: Path = param(Path("runs/sae"), help="trained SAE directory (or its sae.safetensors)")
     acts: Path = param(Path("runs/acts"), help="activation store to measure on")
     eval_tokens: int = param(20_000, help="rows (held-out tail of the store) for L0/FVU/dead")
     loss_windows: int = param(32, help="windows for the spliced next-token loss")
@@ -123,7 +125,7 @@ class ProbeConfig:
     context: int = param(128, help="tokens per window")
     max_tokens_per_class: int = param(3000, help="balanced rows per class and split side at most")
     layers: list[int] = param([], help="layers to probe (default: every layer)")
-    out: Path = param(Path("runs/probe"), help="folder for probe.json, probes.pt and the PNG")
+    out: Path = param(Path("runs/probe"), help="folder for probe.json, probes.*, probe.png")
     seed: int = param(0, help="random seed")
     device: str = param("auto", help="auto, cpu, cuda or mps")
 

@@ -206,8 +206,20 @@ def render_html(reports: list[LatentReport], meta: dict) -> str:
             f"<style>{style}</style></head><body>{head}{table}{''.join(sections)}</body></html>")
 
 
+_DASHBOARD = {"index.html", "latents.json"}
+
+
+def check_dashboard_out(out: Path) -> None:
+    """UserError unless `out` is new or holds only an earlier dashboard (it is replaced whole)."""
+    if out.exists() and (not out.is_dir() or {p.name for p in out.iterdir()} - _DASHBOARD):
+        raise UserError(f"--out {out} exists and is not a dashboard folder (it would be "
+                        "replaced as a whole); pick a new --out")
+
+
 def write_dashboard(out: Path, reports: list[LatentReport], meta: dict) -> Path:
-    """index.html + latents.json in `out`, built in a temp folder and moved into place."""
+    """index.html + latents.json in `out`, built in a temp folder and moved into place.
+    The move replaces `out` as a whole, so only an earlier dashboard may be there."""
+    check_dashboard_out(out)
     with atomic_dir(out) as tmp:
         (tmp / "index.html").write_text(render_html(reports, meta), encoding="utf-8")
         write_json(tmp / "latents.json", {"meta": meta, "latents": [

@@ -4,8 +4,9 @@ On the embedded SmolLM2-135M-Instruct: capture `tokens` rows of `hook` over the 
 train a TopK SAE (d_sae = 4 x d_model, k = 24) for `train_tokens` tokens, print L0, FVU and the
 change in next-token loss when the reconstruction is spliced in (with zero ablation for scale),
 then the latent whose top contexts share one activating token most, with its contexts and the
-tokens it promotes. Sizes are chosen to stay under 90 s on 2 CPU cores; the same commands at
-real sizes are in the README. Run: `uv run sae-probe demo`.
+tokens it promotes. It replaces its own earlier run in `out`. Sizes are chosen to stay under
+90 s on 2 CPU cores; the same commands at real sizes are in the README.
+Run: `uv run sae-probe demo`.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(config.model, device=device)
     acts, sae_dir = config.out / "acts", config.out / "sae"
     manifest = capture(CaptureConfig(out=acts, model=config.model, hook=config.hook,
-                                     max_tokens=config.tokens, device=config.device),
+                                     max_tokens=config.tokens, device=config.device,
+                                     overwrite=True),
                        model=model, tokenizer=tokenizer)
     print(f"1. captured {manifest['n_tokens']} rows of {config.hook} from "
           f"{manifest['docs_used']} documents ({time.perf_counter() - start:.0f} s)")
     summary = train(TrainConfig(acts=acts, out=sae_dir, arch="topk", d_sae=config.d_sae,
                                 k=config.k, tokens=config.train_tokens, batch_size=1024,
-                                lr=1e-3, warmup_steps=10, device=config.device))
+                                lr=1e-3, warmup_steps=10, device=config.device,
+                                overwrite=True))
     print(f"2. trained a TopK SAE: {config.d_sae} latents, k={config.k}, {summary['tokens']} "
           f"tokens ({time.perf_counter() - start:.0f} s)")
     sae, store = load_sae(sae_dir), ActivationStore(acts)

@@ -8,7 +8,8 @@ For each layer the chosen site's activations are collected in one forward pass (
 layer), split by document (70% of documents train, 30% test, so a probe cannot memorise a
 document), balanced per class by subsampling (chance = 0.5), standardised, and fitted with
 scikit-learn's LogisticRegression. Held-out accuracy per layer goes to probe.json and a PNG plot;
-each probe's direction, mapped back to raw activation units, goes to probes.pt for `steer`.
+each probe's direction, mapped back to raw activation units, goes to probes.safetensors (+ its
+probes.json) for `steer`.
 Leaves out non-linear probes and control tasks (selectivity).
 Run: `uv run sae-probe probe --label code --out runs/probe`.
 """
@@ -33,6 +34,7 @@ from llm_shared import (
     write_json,
 )
 
+from .artifacts import save_probes
 from .capture import bos_id, interleave
 from .config import ProbeConfig
 from .hooks import capture_hook, decoder_layers, run_until_hook
@@ -173,8 +175,7 @@ def run_probe(config: ProbeConfig, model=None, tokenizer=None) -> dict:
                "layers": results, **extra["split"]}
     config.out.mkdir(parents=True, exist_ok=True)
     write_json(config.out / "probe.json", summary)
-    with atomic_write(config.out / "probes.pt", "wb") as handle:
-        torch.save({"model": config.model, "site": config.site, "label": config.label,
-                    "layers": extra["directions"]}, handle)
+    save_probes(config.out, model=config.model, site=config.site, label=config.label,
+                directions=extra["directions"])
     plot(results, config, config.out / "probe.png")
     return summary

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from llm_shared import UserError, load_causal_lm, pick_device
 
+from .artifacts import load_probes, read_json
 from .config import SteerConfig
 from .hooks import decoder_layers, edit_hook, parse_hook
 from .train import load_sae
@@ -34,19 +35,16 @@ def sae_direction(sae_dir: Path, latent: int) -> tuple[str, str, torch.Tensor, f
 
 
 def probe_direction(probe_dir: Path, layer: int | None) -> tuple[str, str, torch.Tensor, float]:
-    file = Path(probe_dir) / "probes.pt"
-    if not file.is_file():
-        raise UserError(f"no probes.pt in {probe_dir}; run `sae-probe probe --out {probe_dir}`")
-    data = torch.load(file, map_location="cpu", weights_only=False)
+    probes = load_probes(probe_dir)
     if layer is None:
-        import json
-
-        layer = json.loads((Path(probe_dir) / "probe.json").read_text())["best_layer"]
-    if layer not in data["layers"]:
+        best = read_json(Path(probe_dir) / "probe.json").get("best_layer") \
+            if (Path(probe_dir) / "probe.json").is_file() else None
+        layer = best if isinstance(best, int) else min(probes["layers"], default=None)
+    if layer not in probes["layers"]:
         raise UserError(f"--layer {layer} has no probe in {probe_dir}; "
-                        f"choose one of {sorted(data['layers'])}")
-    entry = data["layers"][layer]
-    return data["model"], f"{data['site']}.{layer}", entry["direction"], entry["mean_norm"]
+                        f"choose one of {sorted(probes['layers'])}")
+    entry = probes["layers"][layer]
+    return probes["model"], f"{probes['site']}.{layer}", entry["direction"], entry["mean_norm"]
 
 
 @torch.no_grad()

@@ -6,7 +6,9 @@ a sample; inputs are scaled so E||x||^2 = d_in; decoder rows stay at unit norm; 
 once `dead_tokens` tokens passed without it firing (TopK's AuxK loss trains the dead ones).
 Batches come from a seeded permutation per epoch, so the batch of step s depends only on (seed, s):
 a run resumed from a checkpoint (weights, Adam state, dead counters, RNG) ends with the same
-weights as an uninterrupted one. Leaves out multi-GPU training and ghost grads.
+weights as an uninterrupted one, running only the missing steps. The SAE is written as
+sae.safetensors + sae.json (`artifacts.py`); an earlier one in --out is kept unless --overwrite.
+Leaves out multi-GPU training and ghost grads.
 Run: `uv run sae-probe train --acts runs/acts --arch topk --d-sae 4608 --k 32 --out runs/sae`.
 """
 
@@ -27,12 +29,12 @@ from llm_shared import (
     write_json,
 )
 
+from .artifacts import SAE_CONFIG, SAE_WEIGHTS, load_checkpoint, sae_from_files, save_sae
 from .config import TrainConfig
 from .sae import SAEConfig, SparseAutoencoder
 from .store import ActivationStore
 
 CHECKPOINT = "checkpoint.pt"
-FINAL = "sae.pt"
 
 
 def geometric_median(points: torch.Tensor, iters: int = 100, tol: float = 1e-6) -> torch.Tensor:
@@ -95,9 +97,23 @@ def _save_checkpoint(out: Path, sae, optimizer, step: int, since_fired: torch.Te
         torch.save(state, handle)
 
 
+def _claim_out(config: TrainConfig) -> None:
+    """Refuse to replace an earlier SAE or checkpoint in --out unless --overwrite was given."""
+    earlier = [n for n in (SAE_WEIGHTS, SAE_CONFIG, CHECKPOINT) if (config.out / n).is_file()]
+    if not earlier:
+        return
+    if not config.overwrite:
+        raise UserError(f"{config.out} already holds {', '.join(earlier)}; pass --resume to "
+                        "continue that run, --overwrite to replace it, or pick a new --out")
+    for name in earlier:  # before training, so the folder never mixes the old SAE and a new run
+        (config.out / name).unlink()
+
+
 def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = None,
-          stop_after: int | None = None) -> dict:
-    """Train per `config`; returns a summary. `stop_after` ends early (tests of --resume)."""
+          stop_after: int | None = None,
+          trace: Callable[[int, SparseAutoencoder], None] | None = None) -> dict:
+    """Train per `config`; returns a summary. `stop_after` ends early (tests of --resume);
+    `trace(steps_done, sae)` runs after every step, outside the timed part (bench curves)."""
     store = ActivationStore(config.acts)
     rows, _, _ = store.split()
     if len(rows) < config.batch_size:
@@ -108,8 +124,12 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
     config.out.mkdir(parents=True, exist_ok=True)
     ckpt_path = config.out / CHECKPOINT
     if config.resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        sae = SparseAutoencoder.from_dict(state["sae"])
+        state = load_checkpoint(ckpt_path)
+        try:
+            sae = SparseAutoencoder.from_dict(state["sae"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise UserError(f"{ckpt_path} does not hold an sae-probe SAE ({exc}); remove it or "
+                            "start without --resume") from exc
         store.check_matches(model=sae.cfg.model, hook=sae.cfg.hook, what="the checkpoint")
         sae.to(device)
         optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
@@ -120,6 +140,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
     else:
         if config.resume:
             raise UserError(f"--resume: no {CHECKPOINT} in {config.out}; start without --resume")
+        _claim_out(config)
         sae = init_sae(config, store, rows).to(device)
         optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
         start, history = 0, []
@@ -128,6 +149,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
                {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()})
     seconds = 0.0
     last = start
+    steps_run = 0
     with progress_bar() as bar:
         task = bar.add_task(f"train {config.arch}", total=total_steps, completed=start)
         for step in range(start, total_steps):
@@ -147,6 +169,9 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
             since_fired[info["fired"]] = 0
             seconds += time.perf_counter() - tick
             last = step + 1
+            steps_run += 1
+            if trace is not None:
+                trace(last, sae)
             if step % 20 == 0 or last == total_steps:
                 record = {"step": step, "loss": float(loss.detach()),
                           **{k: v for k, v in info.items() if k != "fired"},
@@ -163,9 +188,9 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
                 break
     sae.cpu()
     if last == total_steps:
-        with atomic_write(config.out / FINAL, "wb") as handle:
-            torch.save(sae.save_dict(), handle)
-    summary = {"steps": last, "total_steps": total_steps, "tokens": last * config.batch_size,
+        save_sae(sae, config.out)
+    summary = {"steps": last, "total_steps": total_steps, "steps_this_run": steps_run,
+               "tokens": last * config.batch_size,
                "train_seconds_this_run": round(seconds, 3),
                "dead_frac": float((since_fired > config.dead_tokens).float().mean()),
                "final": history[-1] if history else {}}
@@ -174,16 +199,6 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict], None] | None = 
 
 
 def load_sae(path: str | Path) -> SparseAutoencoder:
-    """A trained SAE from its folder (sae.pt) or file; UserError when missing or unfinished."""
-    path = Path(path)
-    file = path / FINAL if path.is_dir() else path
-    if not file.is_file():
-        hint = " (training unfinished: run train --resume)" if (path / CHECKPOINT).is_file() else ""
-        raise UserError(f"no trained SAE at {file}{hint}; train one with `sae-probe train`")
-    try:
-        data = torch.load(file, map_location="cpu", weights_only=False)
-        sae = SparseAutoencoder.from_dict(data)
-    except Exception as exc:  # a foreign or corrupt file: say so in one line
-        raise UserError(f"{file} is not an SAE saved by sae-probe ({type(exc).__name__})") from exc
-    sae.eval()
-    return sae
+    """A trained SAE from its folder (sae.safetensors + sae.json) or its .safetensors file;
+    UserError when missing, unfinished, foreign or corrupt (nothing is unpickled)."""
+    return sae_from_files(path)
