@@ -1,5 +1,4 @@
 import pytest
-
 from llm_shared import load_causal_lm
 
 

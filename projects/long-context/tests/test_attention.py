@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from llm_shared import UserError
 from long_context.attention import naive_attention, sdpa_attention, tiled_attention
 
@@ -59,12 +58,15 @@ def test_large_scores_do_not_overflow():
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("shapes, message", [
-    (((1, 6, 4, 8), (1, 4, 4, 8), (1, 4, 4, 8)), "multiple of key/value heads"),
-    (((1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 5, 8)), "same shape"),
-    (((1, 2, 4, 8), (1, 2, 4, 16), (1, 2, 4, 16)), "agree on batch and head dim"),
-    (((1, 2, 9, 8), (1, 2, 4, 8), (1, 2, 4, 8)), "Tq <= Tk"),
-])
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        (((1, 6, 4, 8), (1, 4, 4, 8), (1, 4, 4, 8)), "multiple of key/value heads"),
+        (((1, 2, 4, 8), (1, 2, 4, 8), (1, 2, 5, 8)), "same shape"),
+        (((1, 2, 4, 8), (1, 2, 4, 16), (1, 2, 4, 16)), "agree on batch and head dim"),
+        (((1, 2, 9, 8), (1, 2, 4, 8), (1, 2, 4, 8)), "Tq <= Tk"),
+    ],
+)
 def test_bad_shapes_are_user_errors(shapes, message):
     q, k, v = (torch.zeros(s) for s in shapes)
     with pytest.raises(UserError, match=message):

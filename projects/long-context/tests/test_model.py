@@ -3,7 +3,6 @@ transformers with the same rope_parameters and its SDPA attention."""
 
 import pytest
 import torch
-
 from llm_shared import UserError
 from long_context.model import configure, load_long_model
 
@@ -15,7 +14,11 @@ SCALINGS = [
     ("dynamic", 2.0, None),
     ("yarn", 4.0, {"beta_fast": 16, "beta_slow": 1}),
     ("llama3", 8.0, {"low_freq_factor": 1.0, "high_freq_factor": 4.0}),
-    ("longrope", 2.0, {"short_factor": [1.0] * 32, "long_factor": [1.0 + 0.1 * i for i in range(32)]}),
+    (
+        "longrope",
+        2.0,
+        {"short_factor": [1.0] * 32, "long_factor": [1.0 + 0.1 * i for i in range(32)]},
+    ),
 ]
 
 

@@ -4,27 +4,53 @@ import math
 
 import pytest
 import torch
+from llm_shared import UserError
+from long_context.rope import (
+    RopeSpec,
+    apply_rope,
+    cos_sin,
+    default_inv_freq,
+    rope_frequencies,
+    rotate_half,
+)
 from transformers import LlamaConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-from llm_shared import UserError
-from long_context.rope import (RopeSpec, apply_rope, cos_sin, default_inv_freq, rope_frequencies,
-                               rotate_half)
-
-BASE = {"hidden_size": 576, "num_attention_heads": 9, "num_key_value_heads": 3,
-        "max_position_embeddings": 8192, "rope_theta": 100000.0}
+BASE = {
+    "hidden_size": 576,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "max_position_embeddings": 8192,
+    "rope_theta": 100000.0,
+}
 SCALINGS = {
     "linear": {"rope_type": "linear", "factor": 4.0},
     "dynamic": {"rope_type": "dynamic", "factor": 2.0},
     "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 2048},
-    "yarn-mscale": {"rope_type": "yarn", "factor": 8.0, "mscale": 0.707, "mscale_all_dim": 1.0,
-                    "beta_fast": 16, "beta_slow": 2, "truncate": False,
-                    "original_max_position_embeddings": 4096},
-    "llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-               "original_max_position_embeddings": 2048},
-    "longrope": {"rope_type": "longrope", "factor": 4.0, "original_max_position_embeddings": 2048,
-                 "short_factor": [1.0 + 0.01 * i for i in range(32)],
-                 "long_factor": [1.0 + 0.5 * i for i in range(32)]},
+    "yarn-mscale": {
+        "rope_type": "yarn",
+        "factor": 8.0,
+        "mscale": 0.707,
+        "mscale_all_dim": 1.0,
+        "beta_fast": 16,
+        "beta_slow": 2,
+        "truncate": False,
+        "original_max_position_embeddings": 4096,
+    },
+    "llama3": {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 2048,
+    },
+    "longrope": {
+        "rope_type": "longrope",
+        "factor": 4.0,
+        "original_max_position_embeddings": 2048,
+        "short_factor": [1.0 + 0.01 * i for i in range(32)],
+        "long_factor": [1.0 + 0.5 * i for i in range(32)],
+    },
 }
 
 
@@ -68,7 +94,9 @@ def test_worked_values():
 
 
 def test_dynamic_is_plain_rope_up_to_original_length():
-    spec = RopeSpec.from_config({**BASE, "rope_parameters": {**SCALINGS["dynamic"], "rope_theta": 1e5}})
+    spec = RopeSpec.from_config(
+        {**BASE, "rope_parameters": {**SCALINGS["dynamic"], "rope_theta": 1e5}}
+    )
     plain = default_inv_freq(1e5, 64)
     for n in (1, 4096, 8192):
         assert torch.equal(rope_frequencies(spec, n)[0], plain)
@@ -102,11 +130,14 @@ def test_rotation_preserves_norm_and_is_relative():
     torch.testing.assert_close(apply_rope(q, c, s).norm(), q.norm())
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"rope_type": "fancy", "factor": 2.0}, "supported: default, linear"),
-    ({"rope_type": "linear", "factor": 0.5}, "factor must be >= 1"),
-    ({"rope_type": "linear"}, "needs a 'factor'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"rope_type": "fancy", "factor": 2.0}, "supported: default, linear"),
+        ({"rope_type": "linear", "factor": 0.5}, "factor must be >= 1"),
+        ({"rope_type": "linear"}, "needs a 'factor'"),
+    ],
+)
 def test_bad_specs_are_user_errors(bad, message):
     with pytest.raises(UserError, match=message):
         RopeSpec.from_config({**BASE, "rope_parameters": bad})

@@ -26,28 +26,43 @@ from __future__ import annotations
 import math
 
 import torch
-
 from llm_shared import UserError
 
 
 def check_shapes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> None:
     """One-line UserErrors for shapes the kernel cannot take."""
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
-        raise UserError(f"q, k, v must be 4-D (B, H, T, D); got {tuple(q.shape)}, "
-                        f"{tuple(k.shape)}, {tuple(v.shape)}")
+        raise UserError(
+            f"q, k, v must be 4-D (B, H, T, D); got {tuple(q.shape)}, "
+            f"{tuple(k.shape)}, {tuple(v.shape)}"
+        )
     if k.shape != v.shape:
         raise UserError(f"k {tuple(k.shape)} and v {tuple(v.shape)} must have the same shape")
     if q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
-        raise UserError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must agree on batch and head dim")
+        raise UserError(
+            f"q {tuple(q.shape)} and k {tuple(k.shape)} must agree on batch and head dim"
+        )
     if q.shape[1] % k.shape[1]:
-        raise UserError(f"query heads ({q.shape[1]}) must be a multiple of key/value heads ({k.shape[1]})")
+        raise UserError(
+            f"query heads ({q.shape[1]}) must be a multiple of key/value heads ({k.shape[1]})"
+        )
     if causal and q.shape[2] > k.shape[2]:
-        raise UserError(f"causal attention needs Tq <= Tk (got {q.shape[2]} > {k.shape[2]}): the "
-                        "first queries would see no key")
+        raise UserError(
+            f"causal attention needs Tq <= Tk (got {q.shape[2]} > {k.shape[2]}): the "
+            "first queries would see no key"
+        )
 
 
-def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
-                    block_q: int = 128, block_k: int = 128, scale: float | None = None) -> torch.Tensor:
+def tiled_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    causal: bool = False,
+    block_q: int = 128,
+    block_k: int = 128,
+    scale: float | None = None,
+) -> torch.Tensor:
     """softmax(q k^T * scale [+ causal mask]) v, one (block_q, block_k) tile at a time.
 
     q (B, H, Tq, D); k, v (B, Hkv, Tk, D) with H % Hkv == 0 -> (B, H, Tq, D).
@@ -88,8 +103,14 @@ def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal
     return out.reshape(B, H, Tq, D)
 
 
-def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
-                    scale: float | None = None) -> torch.Tensor:
+def naive_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+) -> torch.Tensor:
     """The textbook path: the whole (Tq, Tk) score matrix materialised, then softmax, then @ v."""
     check_shapes(q, k, v, causal)
     B, H, Tq, D = q.shape
@@ -104,30 +125,46 @@ def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal
     return torch.softmax(s, dim=-1) @ v  # (B, H, Tq, D)
 
 
-def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
-                   scale: float | None = None) -> torch.Tensor:
+def sdpa_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+) -> torch.Tensor:
     """PyTorch's fused SDPA with the same conventions (GQA, bottom-right causal): the reference."""
     check_shapes(q, k, v, causal)
     Tq, Tk = q.shape[2], k.shape[2]
     gqa = q.shape[1] != k.shape[1]
     if causal and Tq == Tk:
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale,
-                                                                enable_gqa=gqa)
+        return torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, is_causal=True, scale=scale, enable_gqa=gqa
+        )
     mask = None
     if causal:  # SDPA's is_causal is top-left aligned, so a decode step needs an explicit mask
         mask = torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).tril(Tk - Tq)
-    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale,
-                                                            enable_gqa=gqa)
+    return torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, scale=scale, enable_gqa=gqa
+    )
 
 
-def hf_attention_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
-                         **kwargs):
+def hf_attention_forward(
+    module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs
+):
     """transformers' AttentionInterface signature -> tiled attention, output (B, T, H, D).
 
     Registered without a mask function, so transformers passes no mask: batch-1 causal runs only
     (a padded batch would need the mask; `load_long_model` refuses nothing else reaches here).
     """
     block = getattr(module.config, "tiled_block_size", 128)
-    out = tiled_attention(query, key, value, causal=getattr(module, "is_causal", True),
-                          block_q=block, block_k=block, scale=scaling)
+    out = tiled_attention(
+        query,
+        key,
+        value,
+        causal=getattr(module, "is_causal", True),
+        block_q=block,
+        block_k=block,
+        scale=scaling,
+    )
     return out.transpose(1, 2).contiguous(), None

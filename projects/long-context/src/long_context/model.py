@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
-
 from llm_shared import UserError, load_causal_lm
+from torch import nn
 
 from .attention import hf_attention_forward
 from .rope import RopeSpec, cos_sin, rope_frequencies
@@ -43,7 +42,9 @@ class LongRotaryEmbedding(nn.Module):
         inv_freq, self.attention_factor = rope_frequencies(spec)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, position_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         inv_freq, factor = self.inv_freq, self.attention_factor
         if not self.static:  # length-dependent: recompute from this call's length (no stale state)
             inv_freq, factor = rope_frequencies(self.spec, int(position_ids.max()) + 1)
@@ -57,9 +58,17 @@ def _register_attention() -> None:
     AttentionInterface.register(ATTN_NAME, hf_attention_forward)
 
 
-def configure(model: Any, *, rope_type: str | None = None, factor: float | None = None,
-              extra: dict[str, Any] | None = None, original_length: int | None = None,
-              attn: str = "tiled", ours_rope: bool = True, block_size: int = 128) -> RopeSpec:
+def configure(
+    model: Any,
+    *,
+    rope_type: str | None = None,
+    factor: float | None = None,
+    extra: dict[str, Any] | None = None,
+    original_length: int | None = None,
+    attn: str = "tiled",
+    ours_rope: bool = True,
+    block_size: int = 128,
+) -> RopeSpec:
     """Give a loaded model a RoPE scaling and an attention path; returns the RopeSpec in use.
 
     attn: "tiled" (ours), "sdpa" or "eager" (transformers'). `extra`: more rope parameters
@@ -71,13 +80,18 @@ def configure(model: Any, *, rope_type: str | None = None, factor: float | None 
         raise UserError(f"unknown attention '{attn}'; use tiled, sdpa or eager")
     config = model.config
     if config.model_type not in SUPPORTED_MODEL_TYPES or not hasattr(model.model, "rotary_emb"):
-        raise UserError(f"model type '{config.model_type}' is not supported; use a Llama-family "
-                        f"model ({', '.join(SUPPORTED_MODEL_TYPES)})")
+        raise UserError(
+            f"model type '{config.model_type}' is not supported; use a Llama-family "
+            f"model ({', '.join(SUPPORTED_MODEL_TYPES)})"
+        )
     if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
         raise UserError("sliding-window attention is not implemented by the tiled kernel")
     if not hasattr(model, "_long_context_base"):
-        model._long_context_base = (dict(config.rope_parameters), config.max_position_embeddings,
-                                    type(model.model.rotary_emb))
+        model._long_context_base = (
+            dict(config.rope_parameters),
+            config.max_position_embeddings,
+            type(model.model.rotary_emb),
+        )
     base_params, base_len, hf_rotary = model._long_context_base
     config.rope_parameters, config.max_position_embeddings = dict(base_params), base_len
     config.__dict__.pop("original_max_position_embeddings", None)
@@ -86,7 +100,11 @@ def configure(model: Any, *, rope_type: str | None = None, factor: float | None 
         raw["rope_parameters"] = {**base_params, **(extra or {})}
     if original_length is not None:
         # dynamic NTK measures against max_position_embeddings, the others against L0.
-        key = "max_position_embeddings" if rope_type == "dynamic" else "original_max_position_embeddings"
+        key = (
+            "max_position_embeddings"
+            if rope_type == "dynamic"
+            else "original_max_position_embeddings"
+        )
         raw[key] = original_length
         setattr(config, key, original_length)
     spec = RopeSpec.from_config(raw, rope_type=rope_type, factor=factor)
@@ -106,7 +124,9 @@ def configure(model: Any, *, rope_type: str | None = None, factor: float | None 
     return spec
 
 
-def load_long_model(name: str, *, device: str = "cpu", **settings: Any) -> tuple[Any, Any, RopeSpec]:
+def load_long_model(
+    name: str, *, device: str = "cpu", **settings: Any
+) -> tuple[Any, Any, RopeSpec]:
     """(model, tokenizer, spec): `name` loaded, then `configure(model, **settings)`."""
     model, tokenizer = load_causal_lm(name, device=device)
     return model, tokenizer, configure(model, **settings)

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-
 from llm_shared import UserError
 
 ROPE_TYPES = ("default", "linear", "ntk", "dynamic", "yarn", "llama3", "longrope")
@@ -48,14 +47,22 @@ class RopeSpec:
 
     def __post_init__(self) -> None:
         if self.rope_type not in ROPE_TYPES:
-            raise UserError(f"unknown rope_type '{self.rope_type}'; supported: {', '.join(ROPE_TYPES)}")
+            raise UserError(
+                f"unknown rope_type '{self.rope_type}'; supported: {', '.join(ROPE_TYPES)}"
+            )
         if self.rope_type in ("linear", "ntk", "dynamic", "llama3") and self.factor is None:
             raise UserError(f"rope_type '{self.rope_type}' needs a 'factor' (e.g. 4.0)")
         if self.factor is not None and self.factor < 1:
             raise UserError(f"factor must be >= 1 to extend the context (got {self.factor})")
-        if self.rope_type == "longrope" and not {"long_factor", "short_factor"} <= self.extra.keys():
+        if (
+            self.rope_type == "longrope"
+            and not {"long_factor", "short_factor"} <= self.extra.keys()
+        ):
             raise UserError("rope_type 'longrope' needs 'long_factor' and 'short_factor' lists")
-        if self.rope_type == "llama3" and not {"low_freq_factor", "high_freq_factor"} <= self.extra.keys():
+        if (
+            self.rope_type == "llama3"
+            and not {"low_freq_factor", "high_freq_factor"} <= self.extra.keys()
+        ):
             raise UserError("rope_type 'llama3' needs 'low_freq_factor' and 'high_freq_factor'")
 
     @property
@@ -69,8 +76,9 @@ class RopeSpec:
         return self.original_max_position_embeddings or self.max_position_embeddings
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], rope_type: str | None = None,
-                    factor: float | None = None) -> RopeSpec:
+    def from_config(
+        cls, config: dict[str, Any], rope_type: str | None = None, factor: float | None = None
+    ) -> RopeSpec:
         """A model `config.json` dict -> RopeSpec; `rope_type`/`factor` override what it says.
 
         Reads transformers 5 `rope_parameters` or 4.x `rope_theta` + `rope_scaling` (where the
@@ -79,14 +87,27 @@ class RopeSpec:
         """
         params = dict(config.get("rope_parameters") or config.get("rope_scaling") or {})
         if "hidden_size" not in config and "head_dim" not in config:
-            raise UserError("the config has neither 'head_dim' nor 'hidden_size'; is it a model config.json?")
+            raise UserError(
+                "the config has neither 'head_dim' nor 'hidden_size'; is it a model config.json?"
+            )
         head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
         kind = rope_type or params.get("rope_type") or params.get("type") or "default"
-        extra = {k: v for k, v in params.items() if k not in (
-            "rope_type", "type", "rope_theta", "factor", "original_max_position_embeddings",
-            "partial_rotary_factor")}
-        original = (config.get("original_max_position_embeddings")
-                    or params.get("original_max_position_embeddings"))
+        extra = {
+            k: v
+            for k, v in params.items()
+            if k
+            not in (
+                "rope_type",
+                "type",
+                "rope_theta",
+                "factor",
+                "original_max_position_embeddings",
+                "partial_rotary_factor",
+            )
+        }
+        original = config.get("original_max_position_embeddings") or params.get(
+            "original_max_position_embeddings"
+        )
         if kind in ("yarn", "llama3", "longrope") and original is None:
             original = config.get("max_position_embeddings", 2048)
         return cls(
@@ -96,8 +117,9 @@ class RopeSpec:
             factor=factor if factor is not None else params.get("factor"),
             max_position_embeddings=int(config.get("max_position_embeddings", 2048)),
             original_max_position_embeddings=original,
-            partial_rotary_factor=float(params.get("partial_rotary_factor")
-                                        or config.get("partial_rotary_factor") or 1.0),
+            partial_rotary_factor=float(
+                params.get("partial_rotary_factor") or config.get("partial_rotary_factor") or 1.0
+            ),
             extra=extra,
         )
 
@@ -105,7 +127,11 @@ class RopeSpec:
         """The transformers 5 `rope_parameters` dict for this spec (`ntk` has none: refused)."""
         if self.rope_type == "ntk":
             raise UserError("transformers has no static 'ntk' rope_type; use 'dynamic' or 'yarn'")
-        params: dict[str, Any] = {"rope_type": self.rope_type, "rope_theta": self.theta, **self.extra}
+        params: dict[str, Any] = {
+            "rope_type": self.rope_type,
+            "rope_theta": self.theta,
+            **self.extra,
+        }
         if self.factor is not None:
             params["factor"] = self.factor
         if self.original_max_position_embeddings is not None:
@@ -124,7 +150,11 @@ def default_inv_freq(theta: float, dim: int) -> torch.Tensor:
 
 def _yarn(spec: RopeSpec) -> tuple[torch.Tensor, float]:
     dim, base, extra = spec.dim, spec.theta, spec.extra
-    factor = spec.factor if spec.factor is not None else spec.max_position_embeddings / spec.original_length
+    factor = (
+        spec.factor
+        if spec.factor is not None
+        else spec.max_position_embeddings / spec.original_length
+    )
 
     def mscale(scale: float, m: float = 1.0) -> float:
         return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
@@ -132,14 +162,18 @@ def _yarn(spec: RopeSpec) -> tuple[torch.Tensor, float]:
     attention_factor = extra.get("attention_factor")
     if attention_factor is None:
         if extra.get("mscale") and extra.get("mscale_all_dim"):
-            attention_factor = mscale(factor, extra["mscale"]) / mscale(factor, extra["mscale_all_dim"])
+            attention_factor = mscale(factor, extra["mscale"]) / mscale(
+                factor, extra["mscale_all_dim"]
+            )
         else:
             attention_factor = mscale(factor)
     beta_fast, beta_slow = extra.get("beta_fast") or 32, extra.get("beta_slow") or 1
 
     def dim_of(rotations: float) -> float:
         # The dimension index whose wavelength fits `rotations` turns into L0 positions.
-        return dim * math.log(spec.original_length / (rotations * 2 * math.pi)) / (2 * math.log(base))
+        return (
+            dim * math.log(spec.original_length / (rotations * 2 * math.pi)) / (2 * math.log(base))
+        )
 
     low, high = dim_of(beta_fast), dim_of(beta_slow)
     if extra.get("truncate", True):
@@ -147,7 +181,9 @@ def _yarn(spec: RopeSpec) -> tuple[torch.Tensor, float]:
     low, high = max(low, 0), min(high, dim - 1)
     if low == high:
         high += 0.001  # a zero-width ramp would divide by zero
-    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)  # (dim/2,)
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(
+        0, 1
+    )  # (dim/2,)
     pos_freqs = base ** (torch.arange(0, dim, 2).float() / dim)  # (dim/2,)
     keep = 1 - ramp  # 1 on high-frequency dims (extrapolate), 0 on low-frequency ones (interpolate)
     inv_freq = (1.0 / (factor * pos_freqs)) * (1 - keep) + (1.0 / pos_freqs) * keep
@@ -172,11 +208,15 @@ def _longrope(spec: RopeSpec, seq_len: int | None) -> tuple[torch.Tensor, float]
     factor = spec.factor if spec.factor is not None else spec.max_position_embeddings / original
     attention_factor = spec.extra.get("attention_factor")
     if attention_factor is None:
-        attention_factor = 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original))
+        attention_factor = (
+            1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original))
+        )
     key = "long_factor" if seq_len and seq_len > original else "short_factor"
     ext = torch.tensor(spec.extra[key], dtype=torch.float32)  # (dim/2,)
     if ext.numel() != spec.dim // 2:
-        raise UserError(f"{key} has {ext.numel()} entries; this model needs head_dim/2 = {spec.dim // 2}")
+        raise UserError(
+            f"{key} has {ext.numel()} entries; this model needs head_dim/2 = {spec.dim // 2}"
+        )
     return 1.0 / (ext * spec.theta ** _exponents(spec.dim)), float(attention_factor)
 
 
@@ -205,8 +245,9 @@ def rope_frequencies(spec: RopeSpec, seq_len: int | None = None) -> tuple[torch.
     return _longrope(spec, seq_len)
 
 
-def cos_sin(inv_freq: torch.Tensor, positions: torch.Tensor,
-            attention_factor: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def cos_sin(
+    inv_freq: torch.Tensor, positions: torch.Tensor, attention_factor: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cos/sin tables for `positions` (..., T): each (..., T, dim), the half-angles repeated."""
     angles = positions[..., None].float() * inv_freq  # (..., T, dim/2)
     emb = torch.cat((angles, angles), dim=-1)  # (..., T, dim)
