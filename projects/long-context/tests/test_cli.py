@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-COMMANDS = ["rope", "attention", "passkey", "needle", "demo"]
+COMMANDS = ["rope", "attention", "passkey", "needle", "stream", "bench", "demo"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -177,3 +177,15 @@ def test_factor_below_one_is_refused(tmp_path, capsys):
         == 2
     )
     _one_line_error(capsys, "--factor must be >= 1")
+
+
+def test_demo_last_line_is_json_with_the_figures(capsys):
+    argv = ["demo", "--model", "tiny-llama", "--passkey-length", "128", "--passkey-trials", "1",
+            "--attention-tokens", "300"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["rope_max_abs_diff"] <= 1e-6
+    assert result["attention_max_abs_diff"] <= 1e-5
+    assert result["passkey_n"] == 1 and result["passkey_accuracy"] in (0.0, 1.0)
+    # 300 tokens x 9 heads x 64 x 4 bytes: the output alone is 0.66 MiB
+    assert result["attention_peak_mb"] >= 0.6

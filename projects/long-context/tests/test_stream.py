@@ -3,12 +3,10 @@
 import math
 
 import pytest
-
 import torch
-from transformers import DynamicCache
-
 from long_context.model import configure
 from long_context.stream import _evict, streaming_nll
+from transformers import DynamicCache
 
 
 def test_evicted_keys_sit_at_their_cache_positions(tiny_model):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from llm_shared import UserError, add_config_args, atomic_write, build_config, cli_entry, emit_json
 
-from .config import DemoConfig, ModelConfig
+from .config import DemoConfig, ModelConfig, StreamConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--overwrite", action="store_true", help="replace an existing --output")
         sub.add_argument("--json", action="store_true", help="print one JSON object")
         add_config_args(sub, ModelConfig, config_file=False)
+
+    stream = commands.add_parser(
+        "stream", help="StreamingLLM perplexity over a long stream with S sinks + W recent tokens"
+    )
+    stream.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_args(stream, StreamConfig, config_file=False)
+
+    bench = commands.add_parser("bench", help="tiled vs SDPA vs materialised: time and peak memory")
+    bench.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096, 8192])
+    bench.add_argument("--block-size", type=int, default=256, help="tile size of ours")
+    bench.add_argument("--repeats", type=int, default=3, help="timed repeats per path and length")
+    bench.add_argument("--time-max", type=int, default=8192, help="time only lengths up to this")
+    bench.add_argument("--naive-max", type=int, default=4096, help="run the O(T^2) path up to this")
+    bench.add_argument("--plot", type=Path, default=None, help="write a memory-vs-T PNG here")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
 
     demo = commands.add_parser(
         "demo", help="RoPE vs transformers, tiled vs SDPA at 4k, passkey at 1k"
@@ -172,6 +187,50 @@ def _retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream(args: argparse.Namespace) -> int:
+    from .model import load_long_model
+    from .stream import stream_ids, streaming_nll
+
+    cfg = build_config(StreamConfig, args)
+    model, tokenizer, _ = load_long_model(
+        cfg.model,
+        rope_type=cfg.rope_scaling,
+        factor=cfg.factor,
+        original_length=cfg.original_length,
+        attn=cfg.attention,
+        block_size=cfg.block_size,
+        device=cfg.device,
+    )
+    ids = stream_ids(tokenizer, cfg.tokens).to(model.device)
+    result = streaming_nll(model, ids, sinks=cfg.sinks, window=cfg.window, chunk=cfg.chunk)
+    if not args.json:
+        print(
+            f"{cfg.tokens} tokens, {cfg.sinks} sinks + {cfg.window} window: perplexity "
+            f"{result['ppl']:.3f} (first window {result['first_window_ppl']:.3f}, last quarter "
+            f"{result['last_quarter_ppl']:.3f})"
+        )
+    emit_json(result)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    if min(args.lengths) < 1 or args.block_size < 1 or args.repeats < 1:
+        raise UserError("--lengths, --block-size and --repeats must be >= 1")
+    result = run_bench(
+        args.lengths,
+        block=args.block_size,
+        repeats=args.repeats,
+        time_max=args.time_max,
+        naive_max=args.naive_max,
+        plot=args.plot,
+    )
+    print(result.pop("table"))
+    emit_json(result)
+    return 0
+
+
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -181,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _attention(args)
     if args.command in ("passkey", "needle"):
         return _retrieval(args)
+    if args.command == "stream":
+        return _stream(args)
+    if args.command == "bench":
+        return _bench(args)
     from .demo import run_demo
 
     emit_json(run_demo(build_config(DemoConfig, args)))

@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 import torch
-
 from llm_shared import UserError, track
 
 from .rope import apply_rope, cos_sin
