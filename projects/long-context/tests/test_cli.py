@@ -180,8 +180,17 @@ def test_factor_below_one_is_refused(tmp_path, capsys):
 
 
 def test_demo_last_line_is_json_with_the_figures(capsys):
-    argv = ["demo", "--model", "tiny-llama", "--passkey-length", "128", "--passkey-trials", "1",
-            "--attention-tokens", "300"]
+    argv = [
+        "demo",
+        "--model",
+        "tiny-llama",
+        "--passkey-length",
+        "128",
+        "--passkey-trials",
+        "1",
+        "--attention-tokens",
+        "300",
+    ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["rope_max_abs_diff"] <= 1e-6

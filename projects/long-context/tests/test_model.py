@@ -60,3 +60,6 @@ def test_unsupported_settings_are_refused(smollm2):
         configure(model, attn="flash")
     with pytest.raises(UserError, match="supported: default, linear"):
         configure(model, rope_type="fancy", factor=2.0)
+    configure(model, attn="tiled")
+    with pytest.raises(UserError, match="batch 1"), torch.inference_mode():
+        model(smollm2[1].repeat(2, 1))  # a batch could hide padding the kernel cannot see

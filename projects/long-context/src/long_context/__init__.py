@@ -14,7 +14,21 @@ from .rope import RopeSpec, apply_rope, cos_sin, rope_frequencies
 from .stream import streaming_nll
 
 __all__ = [
-    "DemoConfig", "ModelConfig", "RopeSpec", "StreamConfig", "apply_rope", "configure", "cos_sin",
-    "load_long_model", "make_trials", "naive_attention", "rope_frequencies", "run_demo",
-    "run_trials", "sdpa_attention", "streaming_nll", "tiled_attention", "write_run",
+    "DemoConfig",
+    "ModelConfig",
+    "RopeSpec",
+    "StreamConfig",
+    "apply_rope",
+    "configure",
+    "cos_sin",
+    "load_long_model",
+    "make_trials",
+    "naive_attention",
+    "rope_frequencies",
+    "run_demo",
+    "run_trials",
+    "sdpa_attention",
+    "streaming_nll",
+    "tiled_attention",
+    "write_run",
 ]

@@ -154,9 +154,14 @@ def hf_attention_forward(
 ):
     """transformers' AttentionInterface signature -> tiled attention, output (B, T, H, D).
 
-    Registered without a mask function, so transformers passes no mask: batch-1 causal runs only
-    (a padded batch would need the mask; `load_long_model` refuses nothing else reaches here).
+    Registered without a mask function, so transformers passes no mask; a batch could carry padding
+    we cannot see, so only batch 1 is accepted through a model.
     """
+    if query.shape[0] != 1:
+        raise UserError(
+            "the tiled attention path runs one sequence at a time (batch 1): "
+            "transformers gives it no padding mask; use --attention sdpa for batches"
+        )
     block = getattr(module.config, "tiled_block_size", 128)
     out = tiled_attention(
         query,

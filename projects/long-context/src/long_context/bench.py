@@ -10,6 +10,7 @@ Run: `OMP_NUM_THREADS=1 long-context bench --lengths 1024 2048 4096 8192 16384 3
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def run_bench(
             "qkvo_mb": round(qkvo, 2),
             "tiled_mb": peaks["tiled"],
             "sdpa_mb": peaks["sdpa"],
-            "naive_mb": peaks.get("naive", float("nan")),
+            "naive_mb": peaks.get("naive"),  # None: not run (O(T^2) memory)
             "tiled_over_qkvo": round(peaks["tiled"] / qkvo, 3),
         }
         if time_max >= T:
@@ -70,6 +71,7 @@ def run_bench(
                 tiled_over_sdpa_time=round(result.median_a / result.median_b, 2),
             )
         rows.append(row)
+        print(row, file=sys.stderr, flush=True)  # partial results survive a timeout
     slope, intercept = linear_fit([r["T"] / 1024 for r in rows], [r["tiled_mb"] for r in rows])
     if plot is not None:
         _plot(rows, plot)
@@ -91,14 +93,14 @@ def _plot(rows: list[dict], path: Path) -> None:
     from llm_shared import atomic_write
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    Ts = [r["T"] for r in rows]
     for key, label in (
         ("tiled_mb", "tiled (ours)"),
         ("sdpa_mb", "PyTorch SDPA"),
         ("naive_mb", "materialised softmax"),
         ("qkvo_mb", "q, k, v, out"),
     ):
-        ax.plot(Ts, [r[key] for r in rows], marker="o", label=label)
+        points = [(r["T"], r[key]) for r in rows if r[key] is not None]
+        ax.plot(*zip(*points, strict=True), marker="o", label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T")
