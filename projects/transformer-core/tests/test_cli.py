@@ -92,7 +92,7 @@ def test_info_counts_the_papers_base_model(capsys):
 
 
 def test_demo_runs_and_ends_with_its_json(tmp_path, capsys):
-    assert main(["demo", "--steps", "3", "--out", str(tmp_path / "demo")]) == 0
+    assert main(["demo", "--steps", "3", "--eval-size", "20", "--out", str(tmp_path / "demo")]) == 0
     result = _last_json(capsys)
     assert set(result) == {"reverse_exact_match", "add_exact_match", "mha_max_abs_diff",
                            "transformer_max_abs_diff", "grad_max_abs_diff", "seconds"}

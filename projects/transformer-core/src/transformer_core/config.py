@@ -144,12 +144,14 @@ class CheckConfig:
 @dataclass
 class DemoConfig:
     steps: int = param(600, help="training steps per task")
+    eval_size: int = param(500, help="held-out inputs per task for the exact-match figure")
     seed: int = param(0, help="seed")
     out: Path = param(Path("runs/demo"), help="folder for the demo's runs and heatmap")
 
     def __post_init__(self) -> None:
-        if self.steps <= 0:
-            raise UserError(f"--steps must be > 0 (got {self.steps})")
+        if self.steps <= 0 or self.eval_size <= 0:
+            raise UserError(f"--steps and --eval-size must be > 0 (got {self.steps}, "
+                            f"{self.eval_size})")
 
 
 @dataclass

@@ -32,9 +32,9 @@ class Task:
     reverse_digits: bool = True
 
     def sample(self, rng: random.Random, length: int | None = None) -> list[str]:
-        """One random input as tokens, e.g. ['3', '9', '1'] or ['3', '2', '1', '+', '6', '5']."""
+        """One random input as tokens (`length` fixes the size: tokens, or digits per operand)."""
         if self.name == "add":
-            a, b = (_number(rng, rng.randint(1, length or self.length)) for _ in range(2))
+            a, b = (_number(rng, length or rng.randint(1, self.length)) for _ in range(2))
             return self._add_source(a, b)
         n = length or rng.randint(1, self.length)
         return [str(rng.randint(0, 9)) for _ in range(n)]
