@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--position", nargs="+", default=list(POSITIONS), choices=POSITIONS)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--length", type=int, default=6)
+    parser.add_argument("--lr-factor", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = []
@@ -37,6 +38,7 @@ def main() -> None:
                     metrics = train(TrainConfig(task=task, output=out, steps=args.steps,
                                                 length=args.length, attention=attention,
                                                 position=position, seed=args.seed,
+                                                lr_factor=args.lr_factor,
                                                 eval_size=300))
                     model, spec = load_run(out)
                     longer = spec.examples(args.seed + 31, 300, held_out=True,

@@ -61,7 +61,7 @@ class ModelConfig:
 class TrainConfig:
     task: str = param("reverse", help="copy, reverse, sort or add", choices=TASKS)
     output: Path = param(Path("runs/reverse"), help="run folder (model, config, metrics, plots)")
-    steps: int = param(2000, help="optimizer steps")
+    steps: int = param(1500, help="optimizer steps")
     length: int = param(10, help="longest training sequence (add: most digits per operand)")
     attention: str = param("mha", help="mha, mqa (1 KV head) or gqa (num_heads/2 KV heads)",
                            choices=ATTENTIONS)
@@ -74,7 +74,8 @@ class TrainConfig:
     dim_ff: int = param(256, help="FFN inner width")
     dropout: float = param(0.0, help="dropout (the tasks are noise-free: 0 learns fastest)")
     batch_size: int = param(64, help="sequences per step")
-    lr_factor: float = param(1.0, help="Noam factor f: lr = f · d^-0.5 · min(s^-0.5, s·w^-1.5)")
+    lr_factor: float | None = param(None, help="Noam factor f: lr = f · d^-0.5 · "
+                                    "min(s^-0.5, s·w^-1.5); default 2.0, add 0.5")
     warmup: int = param(200, help="Noam warm-up steps")
     label_smoothing: float = param(0.0, help="label smoothing epsilon (the paper used 0.1)")
     reverse_digits: bool = param(True, help="add: write numbers least significant digit first")
@@ -93,6 +94,14 @@ class TrainConfig:
             raise UserError(f"--length {self.length} is too long for add; use at most 12 digits")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UserError(f"--label-smoothing must be in [0, 1) (got {self.label_smoothing})")
+
+        if self.lr_factor is None:
+            # NOTE: measured on the default model: reverse reached 0.96 exact match in 1000
+            # steps at 2.0 (0.71 in 300 at 1.0); add stayed at loss 2.1 for 1000 steps at 2.0
+            # and learned at 0.5 (post-norm is unstable at high rates).
+            self.lr_factor = 0.5 if self.task == "add" else 2.0
+        if self.lr_factor <= 0:
+            raise UserError(f"--lr-factor must be > 0 (got {self.lr_factor})")
 
     def model_config(self, vocab_size: int, max_len: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab_size, d_model=self.d_model, num_heads=self.num_heads,
@@ -143,7 +152,7 @@ class CheckConfig:
 
 @dataclass
 class DemoConfig:
-    steps: int = param(600, help="training steps per task")
+    steps: int = param(700, help="training steps per task")
     eval_size: int = param(500, help="held-out inputs per task for the exact-match figure")
     seed: int = param(0, help="seed")
     out: Path = param(Path("runs/demo"), help="folder for the demo's runs and heatmap")

@@ -44,7 +44,7 @@ def run_demo(config: DemoConfig, say=print) -> dict[str, Any]:
         run = config.out / task
         metrics = train(TrainConfig(task=task, output=run, steps=config.steps, seed=config.seed,
                                     eval_size=config.eval_size, overwrite=True,
-                                    length=10 if task == "reverse" else 3))
+                                    length=8 if task == "reverse" else 3))
         model, spec = load_run(run)
         pairs = spec.examples(rng.randint(0, 10**6), 4, held_out=True)
         lines = [" ".join(s) if task == "reverse" else _add_line(spec, s) for s, _ in pairs]
