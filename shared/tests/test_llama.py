@@ -2,8 +2,14 @@
 
 import pytest
 import torch
-from llm_shared import (UserError, check_llama_config, fused_layer_weights, rms_norm,
-                        rope_inv_freq, rope_tables)
+from llm_shared import (
+    UserError,
+    check_llama_config,
+    fused_layer_weights,
+    rms_norm,
+    rope_inv_freq,
+    rope_tables,
+)
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, Qwen2Config
 from transformers.models.llama.modeling_llama import LlamaRMSNorm, LlamaRotaryEmbedding
 

@@ -41,8 +41,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from llm_shared import (PackedLinear, UserError, check_llama_config, fused_layer_weights,
-                        pick_dtype, rms_norm, rope_tables)
+from llm_shared import (
+    PackedLinear,
+    UserError,
+    check_llama_config,
+    fused_layer_weights,
+    pick_dtype,
+    rms_norm,
+    rope_tables,
+)
 
 
 class LeanCache:

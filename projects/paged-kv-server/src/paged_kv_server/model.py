@@ -8,7 +8,8 @@ rotate-half convention), which is what makes greedy decoding token-identical to 
 RMSNorm, the RoPE tables, the fused weights and the architecture check come from
 `llm_shared.llama` (shared with medusa-decoder). Refuses (one line) what it would run wrongly: other
 model types, q/k/v or MLP biases (Qwen2), sliding windows (Mistral), RoPE scaling variants
-(llama3/yarn). Leaves out tensor parallelism and quantised weights. Exercised by `tests/test_equivalence.py`.
+(llama3/yarn). Leaves out tensor parallelism and quantised weights. Exercised by
+`tests/test_equivalence.py`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from llm_shared import (PackedLinear, UserError, check_llama_config, fused_layer_weights, rms_norm,
-                        rope_inv_freq, rope_tables)
+from llm_shared import (
+    PackedLinear,
+    UserError,
+    check_llama_config,
+    fused_layer_weights,
+    rms_norm,
+    rope_inv_freq,
+    rope_tables,
+)
 from safetensors import safe_open
 
 from .attention import AttentionMetadata, paged_attention
