@@ -104,6 +104,14 @@ class EvalConfig(StoreConfig):
 class ServeConfig(AskConfig):
     host: str = param("127.0.0.1", help="address to listen on")
     port: int = param(8000, help="port (0 = any free port)")
+    ingest_root: str | None = param(None, help="enable POST /ingest for files and folders inside "
+                                    "this directory only (symlinks resolved); unset = /ingest off")
+    max_k: int = param(20, help="largest k (and rerank_top) a client may ask for; larger "
+                       "values are clamped")
+    max_candidates: int = param(200, help="largest candidates a client may ask for")
+    max_tokens_cap: int = param(256, help="largest max_new_tokens a client may ask for")
+    max_body_kb: int = param(64, help="largest request body in KiB (413 beyond)")
+    timeout: float = param(30.0, help="seconds a client may stay silent mid-request")
 
 
 @dataclass

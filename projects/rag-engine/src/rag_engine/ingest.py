@@ -92,24 +92,26 @@ def document_hash(doc: SourceDocument, settings: str) -> str:
     return digest.hexdigest()
 
 
-def _documents(paths: Sequence[str | Path], config: IngestConfig,
-               report: IngestReport) -> Iterable[SourceDocument]:
+def _documents(paths: Sequence[str | Path], config: IngestConfig, report: IngestReport,
+               root: str | Path | None) -> Iterable[SourceDocument]:
     if not paths:
         return builtin_documents(config.corpus, config.limit, config.only)
-    found = discover(paths)  # now, so a bad path fails before any model is loaded
+    found = discover(paths, root)  # now, so a bad path fails before any model is loaded
     report.unsupported = [str(p) for p in found.unsupported]
     return (load_file(file) for file in found.files)
 
 
 def ingest(paths: Sequence[str | Path], config: IngestConfig, *,
-           encoder: SentenceEncoder | None = None, store: Store | None = None) -> IngestReport:
-    """Bring the store up to date with `paths` (the built-in Python docs when empty)."""
+           encoder: SentenceEncoder | None = None, store: Store | None = None,
+           root: str | Path | None = None) -> IngestReport:
+    """Bring the store up to date with `paths` (the built-in Python docs when empty); with
+    `root`, only files that resolve inside it (see `loaders.discover`)."""
     start, cpu_start = time.perf_counter(), time.process_time()
     existed = Path(config.store).exists() or store is not None
     report = IngestReport(store=config.store)
     own_store = store is None
     try:
-        documents = _documents(paths, config, report)
+        documents = _documents(paths, config, report, root)
         store = store or open_store(config.store, create=True)
         encoder = encoder or get_encoder(config.encoder, config.device)
         store.check_encoder(config.encoder, encoder.dim)
