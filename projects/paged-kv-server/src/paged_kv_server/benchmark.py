@@ -68,7 +68,7 @@ def run_offline_bench(config: EngineConfig, num_prompts: int = 64, max_tokens: i
     warm = mixed_prompt_ids(engine.tokenizer, 2, seed=1)
     engine.generate(warm, SamplingParams(temperature=0.0, max_tokens=4))
     hf_generate_padded(hf_model, warm, 4, 2)
-    engine.live_token_samples.clear()
+    engine.reset_kv_utilisation()
 
     rows = []
     ours_s, ours = _timed(lambda: engine.generate(prompts, params))

@@ -76,9 +76,6 @@ class BlockManager:
         """Prompt tokens served from the cache / prompt tokens looked up (0 before any lookup)."""
         return self.num_hit_tokens / self.num_queried_tokens if self.num_queried_tokens else 0.0
 
-    def blocks_needed(self, num_tokens: int) -> int:
-        return -(-num_tokens // self.block_size)
-
     # -- allocation ---------------------------------------------------------------------------
     def _take_free_block(self) -> int:
         block_id, _ = self.free_blocks.popitem(last=False)
