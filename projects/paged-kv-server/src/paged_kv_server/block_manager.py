@@ -158,6 +158,15 @@ class BlockManager:
                 self.hash_to_block.setdefault(h, block.block_id)
             seq.block_hashes.append(h)
 
+    def reset_prefix_cache(self) -> None:
+        """Forget every cached prefix held only by free blocks (a benchmark's repeats must not
+        reuse the previous repeat's prompts)."""
+        for block_id in self.free_blocks:
+            block = self.blocks[block_id]
+            if block.hash is not None and self.hash_to_block.get(block.hash) == block_id:
+                del self.hash_to_block[block.hash]
+            block.hash, block.token_ids = None, ()
+
     def fork(self, parent: Sequence, child: Sequence) -> None:
         """`child` shares all of `parent`'s blocks (ref counts up); writes will copy-on-write."""
         for block_id in parent.block_table:

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave out the slow one-at-a-time HF baseline")
     bench.add_argument("--sequential-every", type=int, default=1,
                        help="time the one-at-a-time HF baseline on every k-th prompt (1: all)")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="alternating timed runs of each system (median; default 3)")
     bench.add_argument("--json", action="store_true", help="print only the final JSON line")
     add_config_args(bench, EngineConfig)
     demo = commands.add_parser(
@@ -146,13 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .benchmark import run_offline_bench
 
         if min(args.num_prompts, args.max_tokens, args.padded_batch_size,
-               args.sequential_every) < 1:
-            raise UserError("--num-prompts, --max-tokens, --padded-batch-size and "
-                            "--sequential-every must be >= 1")
+               args.sequential_every, args.repeats) < 1:
+            raise UserError("--num-prompts, --max-tokens, --padded-batch-size, "
+                            "--sequential-every and --repeats must be >= 1")
         result = run_offline_bench(build_config(EngineConfig, args), args.num_prompts,
                                    args.max_tokens, args.padded_batch_size,
                                    sequential=not args.skip_sequential,
-                                   sequential_every=args.sequential_every, quiet=args.json)
+                                   sequential_every=args.sequential_every, quiet=args.json,
+                                   repeats=args.repeats)
         emit_json(result)
     elif args.command == "demo":
         from .demo import run_demo
