@@ -5,8 +5,9 @@ figure is generated tokens per second. Each peer is timed against the engine wit
 `llm_shared.compare`: alternating runs (the order flips every repeat), median of `repeats` each;
 the engine's prefix cache is emptied before each of its runs, so a repeat never reuses the
 previous one's prompts. Ratios are of the two medians from the same comparison. Also reports
-how many outputs are token-identical to the sequential HF run, and the KV memory utilisation (live tokens / reserved slots) of the paged cache
-against a contiguous cache that reserves prompt + max_tokens per sequence. The optional peer
+how many outputs are token-identical to the sequential HF run, and the KV memory utilisation
+(live tokens / reserved slots) of the paged cache against a contiguous cache that reserves
+prompt + max_tokens per sequence. The optional peer
 llama.cpp (`llama-cpp-python` on the embedded GGUF) runs when it is installed.
 Run: `paged-kv-server bench --json` or `python bench/bench_offline.py`.
 """
