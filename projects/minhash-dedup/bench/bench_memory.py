@@ -56,4 +56,5 @@ slope = (b["peak RSS MiB"] - a["peak RSS MiB"]) / (b["docs"] - a["docs"]) * 1e6
 print(markdown_table(rows))
 print(f"\npeak memory: {slope:.0f} MiB per million documents "
       f"(+ {a['peak RSS MiB'] - slope * a['docs'] / 1e6:.0f} MiB fixed)")
-emit_json({"stages": args.stages, "verify": args.verify, "rows": rows, "mib_per_million_docs": round(slope, 1)})
+emit_json({"stages": args.stages, "verify": args.verify, "rows": rows,
+           "mib_per_million_docs": round(slope, 1)})
