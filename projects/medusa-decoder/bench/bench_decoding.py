@@ -1,7 +1,7 @@
 """Benchmark script: every method vs HF generate (plain, prompt lookup, assisted) on chat and
 Python-docs prompts, all in one dtype (float32 unless `--dtype bfloat16`); prints a header, a
-Markdown table, the issue's goal lines, last line one JSON object. ~9 minutes on 1 core with the
-defaults (4 prompts per kind x 128 tokens; HF assisted generation is most of it).
+Markdown table, the issue's goal lines, last line one JSON object. Defaults: 2 prompts per kind
+x 96 tokens, 3 interleaved repeats (median); HF assisted generation is most of the time.
 
     uv run --package medusa-decoder python bench/bench_decoding.py --threads 1
 

@@ -72,3 +72,14 @@ def test_bench_bad_settings_are_one_line_errors(capsys, bad):
     assert main(["bench", *bad]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_bench_json_prints_only_the_json_object(capsys, tiny_heads_path):
+    assert main(["bench", "--json", "--model", "tiny-llama", "--heads", str(tiny_heads_path),
+                 "--prompts", "1", "--max-tokens", "4", "--repeats", "1", "--device", "cpu",
+                 "--methods", "greedy", "ngram"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1 and set(json.loads(lines[0])["tokens_per_s"]) == {
+        "chat/greedy", "chat/ngram", "docs/greedy", "docs/ngram"}
+    assert "| prompts | method |" in captured.err  # the table still shows, on stderr

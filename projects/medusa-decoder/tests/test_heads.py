@@ -55,7 +55,30 @@ def test_training_changes_every_block_and_resume_is_exact(tiny_model, tmp_path):
     pairs = zip(full.state_dict().items(), fresh.state_dict().values(), strict=True)
     for (name, trained), init in pairs:
         assert not torch.equal(trained, init), name
-    _train(tiny_model, tmp_path / "split", 2)
-    _, resumed = _train(tiny_model, tmp_path / "split", 4, resume=True)
+    first, _ = _train(tiny_model, tmp_path / "split", 2)
+    assert (first["steps"], first["steps_run"]) == (2, 2)
+    summary, resumed = _train(tiny_model, tmp_path / "split", 4, resume=True)
+    assert (summary["steps"], summary["steps_run"]) == (4, 2)  # only the missing steps ran
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_resume_from_a_foreign_or_mismatched_checkpoint_is_one_line(tiny_model, tmp_path):
+    import pickle
+
+    _train(tiny_model, tmp_path / "run", 2)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(ckpt, weights_only=True)
+    state["heads"] = {"not": torch.zeros(1)}
+    torch.save(state, ckpt)
+    with pytest.raises(UserError, match="other head settings"):
+        _train(tiny_model, tmp_path / "run", 4, resume=True)
+
+    class Payload:  # a pickle that would run code under weights_only=False
+        def __reduce__(self):
+            return (print, ("ran code",))
+
+    with open(ckpt, "wb") as handle:
+        pickle.dump({"heads": Payload()}, handle, protocol=2)
+    with pytest.raises(UserError, match="not a readable medusa-decoder checkpoint"):
+        _train(tiny_model, tmp_path / "run", 4, resume=True)

@@ -75,7 +75,7 @@ def test_dtype_choice_and_bad_models(tiny_model):
     class NotLlama:
         config = type("C", (), {"model_type": "gpt2"})()
 
-    with pytest.raises(UserError, match="Llama"):
+    with pytest.raises(UserError, match="'gpt2' model; supported architectures: llama"):
         LeanLlama(NotLlama())
     with pytest.raises(UserError, match="dtype"):
         _ = Decoder(DecodeConfig(model="tiny-llama", engine="hf", dtype="bfloat16",
@@ -104,3 +104,25 @@ def test_batch_invariance_bit_for_bit(tiny_model, real_model, dtype):
     assert batch_invariance_check(LeanLlama(real_model[0], dtype),
                                   tok("The quick brown fox. " * 6)["input_ids"])
     assert batch_invariance_check(LeanLlama(real_model[0], dtype, num_layers=8))  # the draft
+
+
+@pytest.mark.parametrize("kind, extra, words", [
+    ("qwen2", {}, "'qwen2' model; supported architectures: llama"),
+    ("mistral", {"sliding_window": 16}, "'mistral' model"),
+    ("llama", {"attention_bias": True}, "attention_bias=true"),
+    ("llama", {"sliding_window": 16}, "sliding_window=16"),
+])
+def test_biases_and_sliding_windows_are_refused(kind, extra, words):
+    """Qwen2's q/k/v biases or a sliding window would decode silently wrong on the lean engine."""
+    import transformers
+
+    config = getattr(transformers, {"llama": "LlamaConfig", "qwen2": "Qwen2Config",
+                                    "mistral": "MistralConfig"}[kind])(
+        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=2)
+    for key, value in extra.items():
+        setattr(config, key, value)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    with pytest.raises(UserError, match="use --engine hf") as exc:
+        LeanLlama(model)
+    assert words in str(exc.value)

@@ -92,13 +92,22 @@ def test_classifier_scorer_equals_manual_softmax(tmp_path):
         assert score == pytest.approx(torch.softmax(logits, -1)[0, 1].item(), abs=1e-5)
 
 
-def test_judge_scores_are_probabilities_and_batch_invariant():
+def test_judge_score_is_p_yes_over_yes_plus_no_and_batch_invariant():
     judge = JudgeScorer("tiny-llama", device="cpu", batch_size=4)
     texts = ["short", "a somewhat longer text that needs padding in the batch", "third one"]
     batched = judge.score(texts)
-    single = [judge.score([t])[0] for t in texts]
-    assert all(0.0 <= s <= 1.0 for s in batched)
-    np.testing.assert_allclose(batched, single, atol=1e-4)  # left padding does not change scores
+    # Reference: one unpadded forward per text, P(yes-like) / (P(yes-like) + P(no-like)).
+    tok, model = judge.tokenizer, judge.model
+    yes = {tok.encode(v, add_special_tokens=False)[0] for v in ("yes", "Yes", " yes", " Yes")}
+    no = {tok.encode(v, add_special_tokens=False)[0] for v in ("no", "No", " no", " No")}
+    expected = []
+    for text in texts:
+        ids = tok(judge.prompt(text), return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            probs = torch.softmax(model(**ids).logits[0, -1].float(), -1)
+        p_yes, p_no = probs[sorted(yes)].sum().item(), probs[sorted(no)].sum().item()
+        expected.append(p_yes / (p_yes + p_no))
+    np.testing.assert_allclose(batched, expected, atol=1e-4)  # left padding changes nothing
 
 
 @pytest.mark.slow

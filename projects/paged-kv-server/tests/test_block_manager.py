@@ -132,3 +132,22 @@ def test_random_workload_invariants(ops, seed):
     for s in live:
         bm.free(s)
     assert bm.num_free_blocks == bm.num_blocks
+
+
+def test_reset_prefix_cache_forgets_free_blocks_only():
+    bm = BlockManager(num_blocks=8, block_size=2)
+    a = Sequence([1, 2, 3, 4, 5], SamplingParams())
+    bm.match_prefix(a)
+    bm.allocate_slots(a, 5)
+    a.num_computed_tokens = 5
+    bm.register_computed(a)
+    held = Sequence([7, 8, 9], SamplingParams())
+    bm.match_prefix(held)
+    bm.allocate_slots(held, 3)
+    held.num_computed_tokens = 3
+    bm.register_computed(held)  # block [7, 8] cached and still in use
+    bm.free(a)
+    bm.reset_prefix_cache()
+    again = Sequence([1, 2, 3, 4, 5], SamplingParams())
+    assert bm.match_prefix(again) == 0  # a's prefix was only in free blocks: forgotten
+    assert bm.match_prefix(Sequence([7, 8, 6], SamplingParams())) == 2  # in use: kept

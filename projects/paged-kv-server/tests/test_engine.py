@@ -131,3 +131,33 @@ def test_bad_requests_are_user_errors(engine):
         engine.add_request("x", [], SamplingParams())
     with pytest.raises(UserError, match="max_model_len"):
         engine.add_request("y", [5] * 600, SamplingParams())
+
+
+def test_bookkeeping_stays_bounded_over_many_steps(engine):
+    """A server steps forever: no per-step or per-request list may grow with the steps."""
+    params = SamplingParams(temperature=0, max_tokens=12, ignore_eos=True)
+
+    def sizes():
+        return {name: len(value) for name, value in vars(engine).items()
+                if isinstance(value, (list, dict, set, tuple))}
+
+    engine.generate([[5, 6, 7], [8, 9]], params)
+    before, steps = sizes(), engine.num_steps
+    for _ in range(3):
+        engine.generate([[5, 6, 7], [8, 9]], params)
+    assert engine.num_steps == 4 * steps  # same batches each time: 3x more steps ran
+    assert sizes() == before
+    # Running sums: every step both sequences ran, reserving (3 + 12) + (2 + 12) contiguous
+    # slots, or 2 x max_model_len (512).
+    _, _, contiguous, at_max = engine.kv_slot_sums
+    assert (contiguous, at_max) == (29 * engine.num_steps, 2 * 512 * engine.num_steps)
+
+
+def test_kv_utilisation_worked_example(tiny_engine):
+    """Prompt 3, 5 tokens, blocks of 4: steps see 3..7 live tokens in 1,1,2,2,2 blocks."""
+    engine = tiny_engine()
+    engine.generate([[5, 6, 7]], SamplingParams(temperature=0, max_tokens=5, ignore_eos=True))
+    assert engine.num_steps == 5
+    assert engine.kv_slot_sums == [3 + 4 + 5 + 6 + 7, 4 + 4 + 8 + 8 + 8, 5 * 8, 5 * 512]
+    assert engine.kv_utilisation() == {"paged": 25 / 32, "contiguous": 25 / 40,
+                                       "contiguous_max_len": 25 / 2560}

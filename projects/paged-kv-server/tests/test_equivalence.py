@@ -71,3 +71,39 @@ def test_greedy_identical_on_smollm2_many_prompts(tiny_engine):
     from paged_kv_server.workload import mixed_prompt_ids
 
     _check(engine, model, mixed_prompt_ids(tok, 32, seed=3), 48)
+
+
+_TINY = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=1,
+             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+
+
+@pytest.mark.parametrize("kind, extra, words", [
+    ("llama", {}, None),
+    ("qwen2", {}, "'qwen2' model; supported architectures: llama"),
+    ("mistral", {"sliding_window": 16}, "'mistral' model"),
+    ("llama", {"attention_bias": True}, "attention_bias=true"),
+    ("llama", {"sliding_window": 16}, "sliding_window=16"),
+])
+def test_only_plain_llama_checkpoints_load(tmp_path, kind, extra, words):
+    """Qwen2 (q/k/v biases) or a sliding window would decode silently wrong: refused in one line."""
+    import transformers
+    from llm_shared import UserError
+    from paged_kv_server import LlamaModel
+
+    config_cls = {"llama": transformers.LlamaConfig, "qwen2": transformers.Qwen2Config,
+                  "mistral": transformers.MistralConfig}[kind]
+    model_cls = {"llama": transformers.LlamaForCausalLM, "qwen2": transformers.Qwen2ForCausalLM,
+                 "mistral": transformers.MistralForCausalLM}[kind]
+    config = config_cls(**_TINY, **extra)
+    if kind == "llama" and "sliding_window" in extra:
+        config.sliding_window = extra["sliding_window"]
+    torch.manual_seed(0)
+    model_cls(config).save_pretrained(tmp_path)
+    if words is None:
+        model = LlamaModel.from_pretrained(tmp_path, device=torch.device("cpu"),
+                                           dtype=torch.float32)
+        assert model.config.num_hidden_layers == 1
+        return
+    with pytest.raises(UserError) as exc:
+        LlamaModel.from_pretrained(tmp_path, device=torch.device("cpu"), dtype=torch.float32)
+    assert words in str(exc.value) and "\n" not in str(exc.value)

@@ -148,6 +148,16 @@ def test_full_queue_answers_429_then_recovers(client, served, monkeypatch):
     assert client.completions.create(model="tiny", prompt="y", max_tokens=2).choices
 
 
+def test_capacity_counts_every_sample_of_n(client, served):
+    """max_queue 4: one request for n = 5 samples would hold 5 sequences' KV blocks."""
+    with pytest.raises(openai.RateLimitError) as exc:
+        client.completions.create(model="tiny", prompt="y", max_tokens=2, n=5)
+    assert "sequences in flight" in exc.value.message
+    assert len(client.completions.create(model="tiny", prompt="y", max_tokens=2, n=4,
+                                         temperature=1.0).choices) == 4
+    _all_free(served[0].url)
+
+
 def test_metrics_are_prometheus_text(client, served):
     client.completions.create(model="tiny", prompt="metrics", max_tokens=3)
     text = httpx.get(served[0].url + "/metrics").text

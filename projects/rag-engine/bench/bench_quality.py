@@ -22,9 +22,11 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--answers", type=int, default=0)
     parser.add_argument("--modes", nargs="+", default=["bm25", "dense", "hybrid", "hybrid+rerank"])
+    parser.add_argument("--rerank", default="llm", help="reranker of hybrid+rerank (the README's "
+                        "table: llm)")
     args = parser.parse_args()
     result = run_eval(EvalConfig(store=args.store, questions=args.questions, modes=args.modes,
-                                 answers=args.answers, device="cpu"))
+                                 rerank=args.rerank, answers=args.answers, device="cpu"))
     print(f"{result['questions']} questions, {result['chunks']} chunks in {result['store']}")
     print(markdown_table(result["retrieval"], TABLE_COLUMNS))
     summary = {f"{r['setup']}_recall@5": r["recall@5"] for r in result["retrieval"]}

@@ -67,7 +67,8 @@ def test_eval_json_on_python_docs(tmp_path, capsys):
                  "topics/global", "topics/with"]) == 0
     capsys.readouterr()
     assert main(["eval", "--store", store, "--encoder", "tiny-bert", "--model", "tiny-llama",
-                 "--modes", "bm25", "hybrid+rerank", "--answers", "1", "--json"]) == 0
+                 "--modes", "bm25", "hybrid+rerank", "--rerank", "llm", "--answers", "1",
+                 "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     rows = {r["setup"]: r for r in result["retrieval"]}
     assert set(rows) == {"bm25", "hybrid+rerank"} and result["questions"] >= 3
@@ -76,3 +77,11 @@ def test_eval_json_on_python_docs(tmp_path, capsys):
     answers = result["answers"]
     assert answers["answered"] + answers["said_unknown"] == 1
     assert answers["judged"] + answers["judge_parse_failures"] == answers["cited_claims"]
+
+
+def test_eval_reranks_only_when_asked(capsys):
+    from rag_engine.config import EvalConfig
+
+    assert EvalConfig().rerank == "none" and "hybrid+rerank" not in EvalConfig().modes
+    assert main(["eval", "--store", "x", "--modes", "hybrid+rerank"]) == 2
+    assert "needs a reranker" in capsys.readouterr().err

@@ -72,12 +72,15 @@ def test_failed_ingest_leaves_store_as_before(tmp_path, docs_dir, tiny_encoder, 
         ingest([bad], config, encoder=tiny_encoder)
     assert snapshot(tmp_path / "s") == before
     # a failure in the middle of the SQLite transaction (after some rows were inserted)
-    real_write = DirStore.write
+    from rag_engine.store import Batch
 
-    def failing_write(self, documents, chunks, vectors, delete, meta):
-        return real_write(self, documents, chunks, vectors[:-1], delete, meta)  # zip strict fails
+    real_write = DirStore.write_batches
 
-    monkeypatch.setattr(DirStore, "write", failing_write)
+    def failing_write(self, parts, meta):
+        broken = (Batch(p.documents, p.chunks, p.vectors[:-1], p.delete) for p in parts)
+        return real_write(self, broken, meta)  # zip strict fails
+
+    monkeypatch.setattr(DirStore, "write_batches", failing_write)
     with pytest.raises(ValueError):
         ingest([docs_dir], config, encoder=tiny_encoder)
     assert snapshot(tmp_path / "s") == before
@@ -138,3 +141,90 @@ def test_hnsw_recall_on_random_vectors(tmp_path):
         exact = {i for i, _ in store.dense_search(q, 10, exact=True)}
         recall.append(len(exact & {i for i, _ in store.dense_search(q, 10)}) / 10)
     assert np.mean(recall) >= 0.9  # measured 0.97+ (random 32-d vectors are hard for HNSW)
+
+
+def test_additions_extend_the_index_and_replacements_rebuild_it(tmp_path):
+    from rag_engine.store import DirStore, DocumentRecord
+    from rag_engine.types import Chunk
+
+    rng = np.random.default_rng(1)
+
+    def unit(n):
+        v = rng.normal(size=(n, 16)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def doc(name, n):
+        return ([DocumentRecord(name, "h" + name, name, "text")],
+                [Chunk(name, name, "text", i, i + 1, "", name) for i in range(n)], unit(n))
+
+    store = DirStore(tmp_path / "s", create=True)
+    meta = {"encoder": "random", "dim": "16"}
+    store.write(*doc("a", 40), [], meta)
+    first = store._index
+    store.write(*doc("b", 30), [], meta)  # a new document only: vectors added, graph kept
+    assert store._index is first and first.ntotal == store.count() == 70
+    reopened = DirStore(tmp_path / "s")  # the saved index carries the additions
+    q = unit(1)[0]
+    assert [i for i, _ in reopened.dense_search(q, 5)] == \
+        [i for i, _ in reopened.dense_search(q, 5, exact=True)]
+    store.write(*doc("a", 10), [], meta)  # a replacement: HNSW cannot delete, so rebuild
+    assert store._index is not first and store._index.ntotal == store.count() == 40
+
+
+def test_ingest_writes_in_bounded_batches_inside_one_transaction(tmp_path, docs_dir,
+                                                                  tiny_encoder, make_config,
+                                                                  monkeypatch):
+    import importlib
+
+    from rag_engine.ingest import ingest
+    from rag_engine.store import DirStore
+
+    ingest_module = importlib.import_module("rag_engine.ingest")  # the package exports ingest()
+
+    monkeypatch.setattr(ingest_module, "WRITE_BATCH_CHUNKS", 3)
+    sizes = []
+    real = DirStore.write_batches
+
+    def spy(self, parts, meta):
+        def counted():
+            for part in parts:
+                sizes.append(len(part.chunks))
+                yield part
+        return real(self, counted(), meta)
+
+    monkeypatch.setattr(DirStore, "write_batches", spy)
+    report = ingest([docs_dir], make_config(tmp_path / "s"), encoder=tiny_encoder)
+    assert len(sizes) >= 3 and sum(sizes) == report.chunks_written == report.chunks_total
+    # A batch closes once it reaches 3 chunks: it holds at most 2 + one document's chunks.
+    per_doc = max(len(c) for c in _chunks_per_source(DirStore(tmp_path / "s")).values())
+    assert max(sizes) <= 2 + per_doc
+
+    # A failure in a later batch rolls back the earlier ones: the store stays as it was.
+    (docs_dir / "extra1.md").write_text("# One\n\nFirst new page about ferns and moss.")
+    (docs_dir / "extra2.md").write_text("# Two\n\nSecond new page about lichens.")
+    before = DirStore(tmp_path / "s").document_hashes()
+    calls = {"n": 0}
+    encode = tiny_encoder.encode
+
+    def failing(texts, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("encoder died")
+        return encode(texts, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "WRITE_BATCH_CHUNKS", 1)
+    monkeypatch.setattr(tiny_encoder, "encode", failing)
+    try:
+        with pytest.raises(RuntimeError, match="encoder died"):
+            ingest([docs_dir], make_config(tmp_path / "s"), encoder=tiny_encoder)
+    finally:
+        (docs_dir / "extra1.md").unlink()
+        (docs_dir / "extra2.md").unlink()
+    assert DirStore(tmp_path / "s").document_hashes() == before
+
+
+def _chunks_per_source(store):
+    out = {}
+    for chunk in store.chunks():
+        out.setdefault(chunk.source, []).append(chunk)
+    return out

@@ -25,6 +25,8 @@ _EXPORTS = {
     "errors": ("EXIT_USER_ERROR", "UserError", "cli_entry"),
     "io": ("atomic_dir", "atomic_write", "emit_json", "load_torch_state", "write_json"),
     "linear": ("PackedLinear",),
+    "llama": ("SUPPORTED_MODEL_TYPES", "check_llama_config", "fused_layer_weights", "rms_norm",
+              "rope_inv_freq", "rope_tables"),
     "names": ("EMBEDDED_ENCODER", "EMBEDDED_LLM", "ENCODER_NAMES", "LLM_NAMES", "TINY_ENCODER",
               "TINY_LLM"),
     "models": ("SentenceEncoder", "load_causal_lm", "load_sentence_encoder", "load_tokenizer"),

@@ -1,7 +1,8 @@
 """Benchmark: tokens/s and accepted tokens per target forward, ours vs Hugging Face generate.
 
 Methods (same prompts, same max tokens, greedy, one process, interleaved per prompt so machine
-noise hits all of them alike; the median of `repeats` per prompt):
+noise hits all of them alike, the order reversed every other repeat, the median of `repeats` per
+prompt: `llm_shared.compare`'s scheme, generalised from two callables to all the methods):
 - ours: greedy (the same KV-cache verifier with one-node trees), ngram, draft, medusa, hybrid,
   all on one engine in one dtype (float32 by default; `--dtype bfloat16` or `auto`);
 - HF (the same model object, so the same dtype): `generate(do_sample=False)`, with
@@ -9,8 +10,8 @@ noise hits all of them alike; the median of `repeats` per prompt):
   `assistant_model=` our draft (the same early-layer model, so the comparison is of the loops).
 Accepted tokens per forward = (tokens - 1) / (target forwards - 1) for every method: the prefill
 forward yields the first token. HF's forwards are counted with a hook on the target.
-Each row also says whether the tokens equal our plain greedy's (they must, for ours, in float32;
-in bf16 one-token and multi-token forwards round differently, so a near-tie can swap).
+Each row also says whether the tokens equal our plain greedy's (they must, for ours, in float32
+and in bf16 alike: the lean engine is batch invariant; HF's bf16 rows may differ).
 Everything is warmed up (engines built, cost table measured, one short run each) before timing.
 Used by `medusa-decoder bench` and bench/bench_decoding.py. Leaves out batch > 1.
 """

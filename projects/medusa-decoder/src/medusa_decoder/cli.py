@@ -7,6 +7,8 @@ Subcommands: train-heads, generate, bench, demo. Every one ends with a JSON line
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from collections.abc import Sequence
 
 from llm_shared import add_config_args, build_config, cli_entry, emit_json, load_causal_lm
@@ -31,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser(
         "generate", help="decode a prompt with one method",
         description="Decode --prompt with greedy, ngram, draft, medusa or hybrid; at temperature "
-                    "0 every method returns the same tokens as plain greedy (in float32; in "
-                    "bfloat16 a near-tie can swap, see the README). --json prints token ids, "
-                    "accepted lengths and timing.")
+                    "0 every method returns the same tokens as plain greedy, in float32 and in "
+                    "bfloat16 alike (the lean engine is batch invariant, see the README). --json "
+                    "prints token ids, accepted lengths and timing.")
     gen.add_argument("--prompt", required=True, help="user message (chat template applied)")
     gen.add_argument("--raw", action="store_true", help="continue --prompt as raw text, "
                      "without the chat template")
@@ -44,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Times every method on chat and Python-docs prompts (eval split) against HF "
                     "generate (plain, prompt_lookup_num_tokens, assistant_model) in one process, "
                     "all in one dtype (float32 by default; --dtype bfloat16 is faster on CPUs "
-                    "with AVX512-BF16). Defaults: 4 prompts per kind x 128 tokens, ~9 min.")
-    bench.add_argument("--json", action="store_true", help="(the last line is always JSON)")
+                    "with AVX512-BF16). Methods run interleaved per prompt, in alternating "
+                    "order, median of --repeats. Defaults: 2 prompts per kind x 96 tokens, 3 "
+                    "repeats.")
+    bench.add_argument("--json", action="store_true",
+                       help="print only the JSON object on stdout (the table goes to stderr)")
     add_config_args(bench, BenchConfig)
     demo = commands.add_parser("demo", help="decode a few prompts with every method (< 90 s)",
                                description="Loads the packaged heads (or trains tiny ones), "
@@ -82,7 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "bench":
         from .bench import run_bench
 
-        emit_json(run_bench(build_config(BenchConfig, args)))
+        config = build_config(BenchConfig, args)
+        if args.json:
+            with contextlib.redirect_stdout(sys.stderr):
+                result = run_bench(config)
+        else:
+            result = run_bench(config)
+        emit_json(result)
     elif args.command == "demo":
         from .demo import run_demo
 

@@ -34,10 +34,6 @@ def truncate_cache(cache: DynamicCache, length: int) -> None:
             layer.values = layer.values[..., :length, :]
 
 
-def cache_length(cache: DynamicCache) -> int:
-    return int(cache.get_seq_length())
-
-
 class TargetRunner:
     """One sequence's KV cache over `model` (a causal LM with `.model` and `.lm_head`)."""
 

@@ -26,8 +26,10 @@ one-token steps against chain and tree verifies (the tests run it in float32 and
 at start-up). Cost: ~8 % of a one-token forward (bench_forward.py against HF's, same run).
 
 `num_layers` < L gives the self-speculative draft (the first layers + the final norm), sharing
-the tensors. Leaves out RoPE scaling variants other than what HF's `inv_freq` already encodes,
-sliding windows, biases and batching. Tested against HF logits in tests/test_lean.py.
+the tensors. RMSNorm, the RoPE tables, the fused weights and the architecture check come from
+`llm_shared.llama` (shared with paged-kv-server): other model types, biases (Qwen2) and sliding
+windows (Mistral) are refused in one line. Leaves out RoPE scaling variants other than what HF's
+`inv_freq` already encodes, and batching. Tested against HF logits in tests/test_lean.py.
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from llm_shared import PackedLinear, UserError, pick_dtype
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """HF LlamaRMSNorm: normalise in float32, cast back, then scale."""
-    h = x.float()
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return weight * h.to(x.dtype)
+from llm_shared import (
+    PackedLinear,
+    UserError,
+    check_llama_config,
+    fused_layer_weights,
+    pick_dtype,
+    rms_norm,
+    rope_tables,
+)
 
 
 class LeanCache:
@@ -90,10 +93,10 @@ class LeanLlama:
     def __init__(self, model: Any, dtype: torch.dtype | None = None,
                  num_layers: int | None = None, exit_block: Any = None) -> None:
         config = model.config
-        if getattr(config, "model_type", "") not in ("llama", "mistral", "qwen2") or \
-                getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
-            raise UserError(f"the lean engine runs Llama-architecture models without biases "
-                            f"(got {getattr(config, 'model_type', '?')}); use --engine hf")
+        try:
+            check_llama_config(config, "the lean engine's model")
+        except UserError as exc:
+            raise UserError(f"{exc}; use --engine hf") from None
         self.dtype = dtype or model.lm_head.weight.dtype
         self.device = model.lm_head.weight.device
         self.config = config
@@ -119,17 +122,12 @@ class LeanLlama:
         self.lm_head = w(model.lm_head.weight)  # (V, C), tied or not
         self.norm = w(model.model.norm.weight)
         self.lm_head_op = PackedLinear(self.lm_head)
-        self.layers = []
-        for layer in model.model.layers[:num_layers]:
-            att, mlp = layer.self_attn, layer.mlp
-            self.layers.append((
-                w(layer.input_layernorm.weight),
-                torch.cat([w(att.q_proj.weight), w(att.k_proj.weight), w(att.v_proj.weight)]),
-                w(att.o_proj.weight),
-                w(layer.post_attention_layernorm.weight),
-                torch.cat([w(mlp.gate_proj.weight), w(mlp.up_proj.weight)]),  # (2I, C)
-                w(mlp.down_proj.weight),
-            ))
+        count = len(model.model.layers[:num_layers])
+        fused = [fused_layer_weights(lambda name: w(model.get_parameter(name)), i)
+                 for i in range(count)]
+        # (input_norm, qkv ((H + 2 H_kv) D, C), o, post_norm, gate_up (2I, C), down) per layer
+        self.layers = [(f["input_norm"], f["qkv"], f["o"], f["post_norm"], f["gate_up"], f["down"])
+                       for f in fused]
         # The matmuls run through prepacked copies (PackedLinear); the plain weights above stay
         # for the draft, the Medusa read-out and the float32 re-scoring of the top logits.
         self.ops = [(PackedLinear(qkv), PackedLinear(o), PackedLinear(gu), PackedLinear(down))
@@ -152,11 +150,8 @@ class LeanLlama:
         need = int(positions.max()) + 1
         if need > self._rope_len:
             length = max(need, 2 * self._rope_len, 1024)
-            pos = torch.arange(length, dtype=torch.float32, device=self.device)
-            freqs = pos[:, None] * self.inv_freq.to(self.device)[None]  # (P, D/2)
-            emb = torch.cat((freqs, freqs), dim=-1)  # (P, D)
-            self.cos = (emb.cos() * self.rope_scale).to(self.dtype)
-            self.sin = (emb.sin() * self.rope_scale).to(self.dtype)
+            cos, sin = rope_tables(self.inv_freq, length, self.rope_scale, self.device)  # (P, D)
+            self.cos, self.sin = cos.to(self.dtype), sin.to(self.dtype)
             self._rope_len = length
         return self.cos[positions], self.sin[positions]  # (T, D) each
 

@@ -119,6 +119,18 @@ def _loss(logit_fn, blocks_out: torch.Tensor, targets: torch.Tensor, vocab: torc
     return nn.functional.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=IGNORE)
 
 
+def _load(path: Path) -> dict[str, Any]:
+    """A checkpoint of plain tensors and numbers: `weights_only` so a shared file runs no code."""
+    try:
+        data = torch.load(path, weights_only=True)
+    except Exception as exc:  # unpickling refused, truncated or not a torch file
+        raise UserError(f"{path} is not a readable medusa-decoder checkpoint ({type(exc).__name__})"
+                        "; use a fresh --output") from exc
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a medusa-decoder checkpoint; use a fresh --output")
+    return data
+
+
 def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[str, Any]:
     """The whole recipe (see the module docstring); returns a summary dict."""
     start = time.perf_counter()
@@ -130,7 +142,7 @@ def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[st
     data_path, ckpt_path = out_dir / "data.pt", out_dir / "checkpoint.pt"
     fingerprint = model_fingerprint(model)
     if config.resume and data_path.is_file():
-        data = torch.load(data_path)
+        data = _load(data_path)
         if data.get("fingerprint") != fingerprint:
             raise UserError(f"{data_path} was made with another model; use a fresh --output")
     else:
@@ -153,10 +165,16 @@ def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[st
     optimizer = torch.optim.AdamW(heads.parameters(), lr=config.lr, weight_decay=0.0)
     step = 0
     if config.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path)
-        heads.load_state_dict(ckpt["heads"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        step = ckpt["step"]
+        ckpt = _load(ckpt_path)
+        try:
+            heads.load_state_dict(ckpt["heads"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            step = int(ckpt["step"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise UserError(f"{ckpt_path} was written with other head settings (--num-heads, "
+                            "--own-lm-head, --draft-layers); resume with the same settings or use "
+                            "a fresh --output") from exc
+    first_step = step
     vocab = torch.unique(train["targets"][train["targets"] != IGNORE])  # (V',)
     remap = torch.full((model.config.vocab_size,), IGNORE, dtype=torch.long)
     remap[vocab] = torch.arange(len(vocab))
@@ -209,5 +227,6 @@ def train_heads(config: TrainHeadsConfig, model: Any, tokenizer: Any) -> dict[st
     save_heads(heads, out_dir / "heads.safetensors", fingerprint=fingerprint, extra=extra)
     tail = losses[-20:]
     return {"output": str(out_dir / "heads.safetensors"), "steps": step,
+            "steps_run": step - first_step,
             "train_positions": N, "final_loss": round(sum(tail) / len(tail), 4) if tail else None,
             "seconds": round(time.perf_counter() - start, 1), **summary}

@@ -3,7 +3,9 @@
 `ReportBuilder` is fed by the pipeline while it writes the outputs and, at the end, writes
 `report.json` (machine-readable, the `counts` block is what scripts read), `report.md` (for a
 person) and `quality_histograms.png` / `toxicity_histogram.png` (matplotlib, Agg backend), each
-histogram with its threshold drawn in. Leaves out interactive dashboards.
+histogram with its threshold drawn in. The statistics are kept as fixed-bin histograms (40 bins
+over a fixed range per metric, values outside it counted in the end bins), so the report's memory
+does not grow with the corpus. Leaves out interactive dashboards.
 Exercised by `minhash-dedup run corpus --output out/` (then open out/report.md).
 """
 
@@ -25,6 +27,34 @@ from .readers import Malformed
 COUNT_METRICS = ("n_words", "stop_words", "c4_sentences")
 STAGE_ORDER = ("malformed", "exact", "near", "quality", "toxicity")
 _NUMBER = re.compile(r"\s-?\d[\d.]*(?:e[-+]?\d+)?")
+# Fixed histogram ranges: counts on a log10(1 + x) axis (0..1e6), word length in characters,
+# everything else a fraction.
+BINS = 40
+RANGES = {name: (0.0, 6.0) for name in COUNT_METRICS} | {"mean_word_length": (0.0, 20.0)}
+
+
+class Histogram:
+    """Counts of values in `BINS` equal bins over [lo, hi]; outliers land in the end bins."""
+
+    def __init__(self, lo: float, hi: float, log: bool = False) -> None:
+        self.edges = np.linspace(lo, hi, BINS + 1)
+        self.counts = np.zeros(BINS, dtype=np.int64)
+        self.log = log
+
+    def add(self, value: float) -> None:
+        x = np.log10(1.0 + max(value, 0.0)) if self.log else value
+        lo, hi = self.edges[0], self.edges[-1]
+        i = int((x - lo) / (hi - lo) * BINS) if hi > lo else 0
+        self.counts[min(max(i, 0), BINS - 1)] += 1
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+
+def _histogram(name: str) -> Histogram:
+    lo, hi = RANGES.get(name, (0.0, 1.0))
+    return Histogram(lo, hi, log=name in COUNT_METRICS)
 
 
 class ReportBuilder:
@@ -34,8 +64,8 @@ class ReportBuilder:
         self.reasons: dict[str, collections.Counter[str]] = collections.defaultdict(
             collections.Counter)
         self.pii: collections.Counter[str] = collections.Counter()
-        self.metrics: dict[str, list[float]] = collections.defaultdict(list)
-        self.toxicity: list[float] = []
+        self.metrics: dict[str, Histogram] = {}
+        self.toxicity = Histogram(0.0, 1.0)
         self.examples: dict[int, str] = {}
         self.malformed_examples: list[dict[str, str]] = []
         self.clusters: list[dict[str, Any]] = []
@@ -57,10 +87,12 @@ class ReportBuilder:
 
     def outcome(self, out: Outcome) -> None:
         for name, value in out.metrics.items():
-            self.metrics[name].append(value)
+            if name not in self.metrics:
+                self.metrics[name] = _histogram(name)
+            self.metrics[name].add(value)
         self.pii.update({k: v for k, v in out.pii.items() if v})
         if out.toxicity is not None:
-            self.toxicity.append(out.toxicity)
+            self.toxicity.add(out.toxicity)
         if out.kept:
             self.counts["kept"] += 1
         else:
@@ -86,7 +118,7 @@ class ReportBuilder:
         return out
 
     def _plots(self, folder: Path) -> list[str]:
-        if not self.config.plots or not (self.metrics or self.toxicity):
+        if not self.config.plots or not (self.metrics or self.toxicity.n):
             return []
         import matplotlib
 
@@ -95,21 +127,20 @@ class ReportBuilder:
 
         written = []
         limits = self._thresholds()
-        names = [n for n in limits if self.metrics.get(n)]
+        names = [n for n in limits if n in self.metrics]
         if names:
             cols = 4
             rows = (len(names) + cols - 1) // cols
             fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
             for ax, name in zip(axes.flat, names, strict=False):
-                values = np.asarray(self.metrics[name])
-                lines = limits[name]
-                if name in COUNT_METRICS:  # counts span 0..1e5: a log axis shows their bulk
-                    values, lines = np.log10(1 + values), [np.log10(1 + x) for x in lines]
+                hist, lines = self.metrics[name], limits[name]
+                if hist.log:  # counts span 0..1e5: a log axis shows their bulk
+                    lines = [np.log10(1 + x) for x in lines]
                     name = f"log10(1 + {name})"
-                ax.hist(values, bins=40, color="#4c72b0")
+                ax.stairs(hist.counts, hist.edges, fill=True, color="#4c72b0")
                 for limit in lines:
                     ax.axvline(limit, color="#c44e52", linestyle="--")
-                ax.set_title(f"{name} (n={len(values)})", fontsize=9)
+                ax.set_title(f"{name} (n={hist.n})", fontsize=9)
             for ax in list(axes.flat)[len(names):]:
                 ax.axis("off")
             fig.suptitle("Quality statistics (red: thresholds)")
@@ -117,9 +148,9 @@ class ReportBuilder:
             fig.savefig(folder / "quality_histograms.png", dpi=80)
             plt.close(fig)
             written.append("quality_histograms.png")
-        if self.toxicity:
+        if self.toxicity.n:
             fig, ax = plt.subplots(figsize=(5, 3))
-            ax.hist(self.toxicity, bins=40, color="#55a868")
+            ax.stairs(self.toxicity.counts, self.toxicity.edges, fill=True, color="#55a868")
             ax.axvline(self.config.toxicity_threshold, color="#c44e52", linestyle="--")
             ax.set_title(f"toxicity scores ({self.config.toxicity_scorer})")
             fig.tight_layout()

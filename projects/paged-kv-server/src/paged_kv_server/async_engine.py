@@ -41,12 +41,23 @@ class AsyncEngine:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._streams: dict[str, RequestStream] = {}
+        # Sequences (n per request) in flight, updated from both threads under this lock.
+        self._count_lock = threading.Lock()
+        self._num_seqs = 0
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self.error: BaseException | None = None
 
     @property
     def num_in_flight(self) -> int:
-        return len(self._streams)
+        """Sequences in flight: a request with n = 4 counts 4 (what fills the KV cache)."""
+        return self._num_seqs
+
+    def _drop(self, request_id: str) -> RequestStream | None:
+        with self._count_lock:
+            stream = self._streams.pop(request_id, None)
+            if stream is not None:
+                self._num_seqs -= stream.num_seqs
+        return stream
 
     def start(self) -> None:
         self._thread.start()
@@ -62,13 +73,15 @@ class AsyncEngine:
         stream = RequestStream(request_id, params.n, asyncio.get_running_loop())
         if out is not None:
             stream.queue = out
-        self._streams[request_id] = stream
+        with self._count_lock:
+            self._streams[request_id] = stream
+            self._num_seqs += stream.num_seqs
         self._commands.put(("add", request_id, prompt_ids, params))
         self._wake.set()
         return stream
 
     def abort(self, request_id: str) -> None:
-        if self._streams.pop(request_id, None) is not None:
+        if self._drop(request_id) is not None:
             self._commands.put(("abort", request_id, None, None))
             self._wake.set()
 
@@ -90,7 +103,7 @@ class AsyncEngine:
             try:
                 self.engine.add_request(request_id, prompt_ids, params)
             except Exception as exc:  # noqa: BLE001 (reported to that request only)
-                self._streams.pop(request_id, None)
+                self._drop(request_id)
                 self._deliver(stream, exc)
 
     def _run(self) -> None:
@@ -117,5 +130,5 @@ class AsyncEngine:
             if out.finished:
                 stream.num_finished += 1
                 if stream.num_finished == stream.num_seqs:
-                    self._streams.pop(out.request_id, None)
+                    self._drop(out.request_id)
                     self.engine.requests.pop(out.request_id, None)

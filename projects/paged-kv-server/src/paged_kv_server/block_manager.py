@@ -76,9 +76,6 @@ class BlockManager:
         """Prompt tokens served from the cache / prompt tokens looked up (0 before any lookup)."""
         return self.num_hit_tokens / self.num_queried_tokens if self.num_queried_tokens else 0.0
 
-    def blocks_needed(self, num_tokens: int) -> int:
-        return -(-num_tokens // self.block_size)
-
     # -- allocation ---------------------------------------------------------------------------
     def _take_free_block(self) -> int:
         block_id, _ = self.free_blocks.popitem(last=False)
@@ -160,6 +157,15 @@ class BlockManager:
                 block.hash, block.token_ids = h, ids
                 self.hash_to_block.setdefault(h, block.block_id)
             seq.block_hashes.append(h)
+
+    def reset_prefix_cache(self) -> None:
+        """Forget every cached prefix held only by free blocks (a benchmark's repeats must not
+        reuse the previous repeat's prompts)."""
+        for block_id in self.free_blocks:
+            block = self.blocks[block_id]
+            if block.hash is not None and self.hash_to_block.get(block.hash) == block_id:
+                del self.hash_to_block[block.hash]
+            block.hash, block.token_ids = None, ()
 
     def fork(self, parent: Sequence, child: Sequence) -> None:
         """`child` shares all of `parent`'s blocks (ref counts up); writes will copy-on-write."""

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave out the slow one-at-a-time HF baseline")
     bench.add_argument("--sequential-every", type=int, default=1,
                        help="time the one-at-a-time HF baseline on every k-th prompt (1: all)")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="alternating timed runs of each system (median; default 3)")
     bench.add_argument("--json", action="store_true", help="print only the final JSON line")
     add_config_args(bench, EngineConfig)
     demo = commands.add_parser(
@@ -82,10 +84,47 @@ def _serve(config: ServeConfig) -> None:
           max_queue=config.max_queue, default_max_tokens=config.default_max_tokens)
 
 
+# NOTE: the vLLM hand-off is experimental: its flags follow vLLM's documented engine arguments
+# but it has not been run on a GPU here. Flags vLLM has no equivalent for are refused, never
+# dropped silently.
+_VLLM_REFUSED = {"kv_cache_mb": "vLLM sizes its cache with --gpu-memory-utilization",
+                 "max_queue": "vLLM has no queue cap", "threads": "CPU threads do not apply",
+                 "default_max_tokens": "vLLM's default is the model's remaining context"}
+
+
+def vllm_argv(config: ServeConfig, name: str) -> list[str]:
+    """vLLM's OpenAI server command for `config` (every flag passed through, or a UserError)."""
+    defaults = ServeConfig()
+    changed = [f"--{key.replace('_', '-')} ({why})" for key, why in _VLLM_REFUSED.items()
+               if getattr(config, key) != getattr(defaults, key)]
+    if config.device not in ("auto", "cuda"):
+        changed.append(f"--device {config.device} (vLLM runs on CUDA)")
+    if config.dtype == "float64":
+        changed.append("--dtype float64 (vLLM has no float64)")
+    if changed:
+        raise UserError(f"--backend vllm cannot honour {', '.join(changed)}; drop them or use "
+                        "--backend paged")
+    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(model_path(config.model)), "--served-model-name", name,
+            "--host", config.host, "--port", str(config.port), "--dtype", config.dtype,
+            "--block-size", str(config.block_size), "--max-model-len", str(config.max_model_len),
+            "--max-num-seqs", str(config.max_num_seqs),
+            "--max-num-batched-tokens", str(config.max_num_batched_tokens),
+            "--seed", str(config.seed),
+            "--enable-prefix-caching" if config.enable_prefix_caching
+            else "--no-enable-prefix-caching",
+            "--enable-chunked-prefill" if config.enable_chunked_prefill
+            else "--no-enable-chunked-prefill"]
+    if config.num_blocks:
+        argv += ["--num-gpu-blocks-override", str(config.num_blocks)]
+    return argv
+
+
 def _exec_vllm(config: ServeConfig, name: str) -> None:
     """Hand the same OpenAI API to vLLM's server (replaces this process)."""
     import importlib.util
 
+    argv = vllm_argv(config, name)  # refuse unsupported flags before anything else
     if importlib.util.find_spec("vllm") is None:
         raise UserError("--backend vllm needs vLLM: install it on a CUDA machine with "
                         "`uv pip install vllm==0.33.0`, or use --backend paged")
@@ -93,11 +132,6 @@ def _exec_vllm(config: ServeConfig, name: str) -> None:
 
     if not torch.cuda.is_available():
         raise UserError("--backend vllm needs a CUDA GPU and none is visible; use --backend paged")
-    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(model_path(config.model)), "--served-model-name", name,
-            "--host", config.host, "--port", str(config.port),
-            "--block-size", str(config.block_size), "--max-model-len", str(config.max_model_len),
-            "--max-num-seqs", str(config.max_num_seqs)]
     os.execv(sys.executable, argv)
 
 
@@ -114,13 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .benchmark import run_offline_bench
 
         if min(args.num_prompts, args.max_tokens, args.padded_batch_size,
-               args.sequential_every) < 1:
-            raise UserError("--num-prompts, --max-tokens, --padded-batch-size and "
-                            "--sequential-every must be >= 1")
+               args.sequential_every, args.repeats) < 1:
+            raise UserError("--num-prompts, --max-tokens, --padded-batch-size, "
+                            "--sequential-every and --repeats must be >= 1")
         result = run_offline_bench(build_config(EngineConfig, args), args.num_prompts,
                                    args.max_tokens, args.padded_batch_size,
                                    sequential=not args.skip_sequential,
-                                   sequential_every=args.sequential_every, quiet=args.json)
+                                   sequential_every=args.sequential_every, quiet=args.json,
+                                   repeats=args.repeats)
         emit_json(result)
     elif args.command == "demo":
         from .demo import run_demo

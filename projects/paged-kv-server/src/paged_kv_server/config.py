@@ -60,9 +60,11 @@ class ServeConfig(EngineConfig):
     host: str = param("127.0.0.1", help="address to listen on (loopback by default)")
     port: int = param(8000, help="TCP port")
     served_model_name: str = param("", help="model id reported by /v1/models (default: --model)")
-    max_queue: int = param(256, help="requests waiting or running at most; more get HTTP 429")
+    max_queue: int = param(256, help="sequences (n per prompt) waiting or running at most; more "
+                                     "get HTTP 429")
     default_max_tokens: int = param(256, help="max_tokens when a request gives none")
-    backend: str = param("paged", help="paged (this engine) or vllm (needs vllm and a GPU)",
+    backend: str = param("paged", help="paged (this engine) or vllm (experimental, not yet run "
+                         "on a GPU: hands the same flags to vLLM's server; needs vllm and CUDA)",
                          choices=("paged", "vllm"))
 
     def __post_init__(self) -> None:

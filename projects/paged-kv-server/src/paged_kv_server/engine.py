@@ -106,11 +106,11 @@ class LLMEngine:
             self.eos_token_ids.add(self.tokenizer.eos_token_id)
         self.requests: dict[str, list[Sequence]] = {}
         self.detokenize_each_step = False  # the server turns this on for streaming text
-        self.finished_stats: list[tuple[float, float | None]] = []  # (ttft, tpot) per sequence
         self.num_steps = 0
         self.num_generated_tokens = 0
-        # (live tokens, paged slots, contiguous slots: prompt + max_tokens, and: max_model_len)
-        self.live_token_samples: list[tuple[int, int, int, int]] = []
+        # Running sums over steps (a server steps forever: no per-step list) of live tokens,
+        # paged slots, contiguous slots (prompt + max_tokens), and contiguous at max_model_len.
+        self.kv_slot_sums = [0, 0, 0, 0]
 
     # -- requests -------------------------------------------------------------------------------
     def encode(self, prompt: str | list[int]) -> list[int]:
@@ -182,8 +182,8 @@ class LLMEngine:
         # A contiguous cache reserves prompt + max_tokens for every sequence at admission.
         contiguous = sum(min(s.num_prompt_tokens + s.params.max_tokens, self.max_model_len)
                          for s in running)
-        self.live_token_samples.append((live, paged, contiguous,
-                                        len(running) * self.max_model_len))
+        for i, value in enumerate((live, paged, contiguous, len(running) * self.max_model_len)):
+            self.kv_slot_sums[i] += value
 
     def step(self) -> list[RequestOutput]:
         batch = self.scheduler.schedule()
@@ -242,9 +242,6 @@ class LLMEngine:
         if reason is not None:
             self.scheduler.finish(seq, reason)
             self.sampler.forget(seq)
-            tpot = ((now - seq.first_token_time) / (seq.num_output_tokens - 1)
-                    if seq.num_output_tokens > 1 else None)
-            self.finished_stats.append((seq.first_token_time - seq.arrival_time, tpot))
             if not (p.stop or self.detokenize_each_step):
                 seq.output_text = self.tokenizer.decode(seq.output_token_ids,
                                                         skip_special_tokens=True)
@@ -295,10 +292,11 @@ class LLMEngine:
 
     def kv_utilisation(self) -> dict[str, float]:
         """Mean fraction of reserved KV slots that hold live tokens: paged vs contiguous."""
-        samples = self.live_token_samples
-        if not samples:
+        live, paged, contiguous, at_max = self.kv_slot_sums
+        if not live:
             return {"paged": 0.0, "contiguous": 0.0, "contiguous_max_len": 0.0}
-        live = sum(s[0] for s in samples)
-        return {"paged": live / sum(s[1] for s in samples),
-                "contiguous": live / sum(s[2] for s in samples),
-                "contiguous_max_len": live / sum(s[3] for s in samples)}
+        return {"paged": live / paged, "contiguous": live / contiguous,
+                "contiguous_max_len": live / at_max}
+
+    def reset_kv_utilisation(self) -> None:
+        self.kv_slot_sums = [0, 0, 0, 0]

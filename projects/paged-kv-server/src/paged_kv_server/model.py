@@ -5,8 +5,11 @@ checkpoint (SmolLM2, TinyLlama, Llama 2/3 with default RoPE) itself — no trans
 Q/K/V and gate/up projections are fused into one matmul each (fewer, larger GEMMs). The math
 follows HF's `LlamaForCausalLM` operation by operation (float32 RMSNorm, RoPE tables in float32,
 rotate-half convention), which is what makes greedy decoding token-identical to `generate`.
-Leaves out RoPE scaling variants (llama3/yarn), sliding windows, tensor parallelism and
-quantised weights. Exercised by `tests/test_equivalence.py`.
+RMSNorm, the RoPE tables, the fused weights and the architecture check come from
+`llm_shared.llama` (shared with medusa-decoder). Refuses (one line) what it would run wrongly: other
+model types, q/k/v or MLP biases (Qwen2), sliding windows (Mistral), RoPE scaling variants
+(llama3/yarn). Leaves out tensor parallelism and quantised weights. Exercised by
+`tests/test_equivalence.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from llm_shared import PackedLinear, UserError
+from llm_shared import (
+    PackedLinear,
+    UserError,
+    check_llama_config,
+    fused_layer_weights,
+    rms_norm,
+    rope_inv_freq,
+    rope_tables,
+)
 from safetensors import safe_open
 
 from .attention import AttentionMetadata, paged_attention
@@ -41,9 +52,7 @@ class LlamaConfig:
     @classmethod
     def from_json(cls, path: Path) -> LlamaConfig:
         raw = json.loads(path.read_text())
-        if raw.get("model_type") not in ("llama", "mistral", "qwen2"):
-            raise UserError(f"{path.parent} is a '{raw.get('model_type')}' model; this engine "
-                            "runs Llama-architecture checkpoints (model_type llama)")
+        check_llama_config(raw, str(path.parent))
         rope = raw.get("rope_parameters") or raw.get("rope_scaling") or {}
         if rope.get("rope_type", "default") != "default":
             raise UserError(f"RoPE type '{rope.get('rope_type')}' is not supported; only default")
@@ -61,13 +70,6 @@ class LlamaConfig:
             tie_word_embeddings=raw.get("tie_word_embeddings", False),
             eos_token_ids=tuple(eos if isinstance(eos, list) else [] if eos is None else [eos]),
         )
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """HF LlamaRMSNorm: normalise in float32, cast back, then scale."""
-    h = x.float()
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return weight * h.to(x.dtype)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
@@ -93,17 +95,7 @@ class LlamaModel:
         # this CPU at 16-128 rows (the slice stays in cache); kept, each slice now prepacked.
         self.lm_head_slices = [PackedLinear(s) for s in self.lm_head.split(2048)]
         self.norm = w("model.norm.weight")
-        self.layers = []
-        for i in range(c.num_hidden_layers):
-            p = f"model.layers.{i}."
-            self.layers.append({
-                "input_norm": w(p + "input_layernorm.weight"),
-                "post_norm": w(p + "post_attention_layernorm.weight"),
-                "qkv": torch.cat([w(p + f"self_attn.{n}_proj.weight") for n in "qkv"]),
-                "o": w(p + "self_attn.o_proj.weight"),
-                "gate_up": torch.cat([w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight")]),
-                "down": w(p + "mlp.down_proj.weight"),
-            })
+        self.layers = [fused_layer_weights(w, i) for i in range(c.num_hidden_layers)]
         # Matmuls through weights prepacked once for oneDNN (llm_shared.PackedLinear): a
         # decode batch of 8-64 rows ran its linears 1.3-1.8x faster than with F.linear, which
         # reorders each weight on every call (CPU only; F.linear elsewhere).
@@ -112,12 +104,8 @@ class LlamaModel:
                 layer[name] = PackedLinear(layer[name])
         # RoPE tables exactly as HF computes them (float32, then cast to the model dtype).
         D = c.head_dim
-        inv_freq = 1.0 / (c.rope_theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
-        pos = torch.arange(c.max_position_embeddings, dtype=torch.float32)
-        freqs = pos[:, None] * inv_freq[None, :]  # (P, D/2)
-        emb = torch.cat((freqs, freqs), dim=-1)  # (P, D)
-        self.cos = emb.cos().to(device=device, dtype=dtype)
-        sin = emb.sin()
+        cos, sin = rope_tables(rope_inv_freq(D, c.rope_theta), c.max_position_embeddings)  # (P, D)
+        self.cos = cos.to(device=device, dtype=dtype)
         half = D // 2
         self.signed_sin = torch.cat((-sin[:, :half], sin[:, half:]), -1).to(device=device,
                                                                               dtype=dtype)

@@ -192,10 +192,6 @@ class _Call:
             self.close()
 
 
-def _state(app: FastAPI) -> Any:
-    return app.state
-
-
 def create_app(engine: LLMEngine, *, model_name: str = "", max_queue: int = 256,
                default_max_tokens: int = 256) -> FastAPI:
     async_engine = AsyncEngine(engine)
@@ -252,10 +248,10 @@ def create_app(engine: LLMEngine, *, model_name: str = "", max_queue: int = 256,
                            param=unsupported)
         if async_engine.error is not None:
             raise ApiError(503, "the engine has failed; restart the server", "internal_error")
-        if async_engine.num_in_flight + len(prompts) > state.max_queue:
+        if async_engine.num_in_flight + len(prompts) * body.n > state.max_queue:
             state.metrics.rejected.inc()
-            raise ApiError(429, f"the server is at capacity ({state.max_queue} requests in "
-                           "flight); retry after a short wait", "rate_limit_error")
+            raise ApiError(429, f"the server is at capacity ({state.max_queue} sequences in "
+                           "flight, n per prompt); retry after a short wait", "rate_limit_error")
         try:
             params = body.sampling_params(state.default_max_tokens, logprobs)
             prompts = [engine.encode(p) for p in prompts]

@@ -92,18 +92,34 @@ class EvalConfig(StoreConfig):
     question_file: str | None = param(None, help="a JSON question set (from `rag-engine "
                                       "questions`) instead of the built-in one")
     seed: int = param(0, help="seed of the question sample")
-    modes: list[str] = param(["bm25", "dense", "hybrid", "hybrid+rerank"],
-                             help="retrieval setups compared", choices=(*MODES, "hybrid+rerank"))
-    rerank: str = param("llm", help="reranker of hybrid+rerank: llm or a cross-encoder id")
+    modes: list[str] = param(["bm25", "dense", "hybrid"],
+                             help="retrieval setups compared (hybrid+rerank needs --rerank)",
+                             choices=(*MODES, "hybrid+rerank"))
+    rerank: str = param("none", help="reranker of the hybrid+rerank setup: llm (the embedded "
+                        "SmolLM2; measured never to reorder, see the README) or a cross-encoder "
+                        "id / folder")
     answers: int = param(5, help="also answer this many questions and judge faithfulness and "
                          "relevance with the LLM (slow: ~10 s each on 2 cores)")
     model: str = param(EMBEDDED_LLM, help="LLM that answers and judges")
+
+    def __post_init__(self) -> None:
+        if "hybrid+rerank" in self.modes and self.rerank in ("", "none"):
+            raise UserError("--modes hybrid+rerank needs a reranker: add --rerank llm or "
+                            "--rerank <cross-encoder id or folder>")
 
 
 @dataclass
 class ServeConfig(AskConfig):
     host: str = param("127.0.0.1", help="address to listen on")
     port: int = param(8000, help="port (0 = any free port)")
+    ingest_root: str | None = param(None, help="enable POST /ingest for files and folders inside "
+                                    "this directory only (symlinks resolved); unset = /ingest off")
+    max_k: int = param(20, help="largest k (and rerank_top) a client may ask for; larger "
+                       "values are clamped")
+    max_candidates: int = param(200, help="largest candidates a client may ask for")
+    max_tokens_cap: int = param(256, help="largest max_new_tokens a client may ask for")
+    max_body_kb: int = param(64, help="largest request body in KiB (413 beyond)")
+    timeout: float = param(30.0, help="seconds a client may stay silent mid-request")
 
 
 @dataclass

@@ -66,12 +66,13 @@ class Engine:
             return answer(question, self.retriever, llm, config,
                           reranker=self.reranker(config.rerank), on_text=on_text)
 
-    def ingest(self, paths: Sequence[str | Path], **overrides: Any) -> IngestReport:
+    def ingest(self, paths: Sequence[str | Path], *, root: str | Path | None = None,
+               **overrides: Any) -> IngestReport:
         names = {f.name for f in fields(IngestConfig)}
         config = IngestConfig(store=self.store.location, encoder=self.encoder_name,
                               **{k: v for k, v in overrides.items() if k in names})
         with self.lock:
-            report = ingest(paths, config, encoder=self.encoder, store=self.store)
+            report = ingest(paths, config, encoder=self.encoder, store=self.store, root=root)
             self.retriever.refresh()
         return report
 

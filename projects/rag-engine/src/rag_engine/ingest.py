@@ -1,5 +1,9 @@
 """Ingest: load -> hash -> chunk the changed documents -> embed -> one transactional store write.
 
+Documents stream through in batches of about `WRITE_BATCH_CHUNKS` chunks: each batch is chunked,
+embedded and written inside the store's one transaction, so a run holds one batch's chunks and
+vectors in memory, not the corpus's.
+
 A document is re-chunked only when the hash of (text, chunker settings) changed since the last
 ingest, so re-ingesting a folder costs the changed files only. Everything that can fail (reading a
 PDF, the encoder, the write) happens before or inside the store's single transaction: a failed
@@ -24,8 +28,12 @@ from llm_shared import SentenceEncoder, load_sentence_encoder, progress_bar
 from .chunking import chunk_document
 from .config import IngestConfig
 from .loaders import builtin_documents, discover, load_file
-from .store import DocumentRecord, Store, open_store, remove_new_store
+from .store import Batch, DocumentRecord, Store, open_store, remove_new_store
 from .types import Chunk, SourceDocument
+
+# NOTE: 512 chunks x 384 floats is ~0.8 MB of vectors per batch; large enough that the encoder's
+# batches and SQLite's executemany stay efficient, small enough that memory stays flat.
+WRITE_BATCH_CHUNKS = 512
 
 
 @lru_cache(maxsize=4)
@@ -92,59 +100,72 @@ def document_hash(doc: SourceDocument, settings: str) -> str:
     return digest.hexdigest()
 
 
-def _documents(paths: Sequence[str | Path], config: IngestConfig,
-               report: IngestReport) -> Iterable[SourceDocument]:
+def _documents(paths: Sequence[str | Path], config: IngestConfig, report: IngestReport,
+               root: str | Path | None) -> Iterable[SourceDocument]:
     if not paths:
         return builtin_documents(config.corpus, config.limit, config.only)
-    found = discover(paths)  # now, so a bad path fails before any model is loaded
+    found = discover(paths, root)  # now, so a bad path fails before any model is loaded
     report.unsupported = [str(p) for p in found.unsupported]
     return (load_file(file) for file in found.files)
 
 
 def ingest(paths: Sequence[str | Path], config: IngestConfig, *,
-           encoder: SentenceEncoder | None = None, store: Store | None = None) -> IngestReport:
-    """Bring the store up to date with `paths` (the built-in Python docs when empty)."""
+           encoder: SentenceEncoder | None = None, store: Store | None = None,
+           root: str | Path | None = None) -> IngestReport:
+    """Bring the store up to date with `paths` (the built-in Python docs when empty); with
+    `root`, only files that resolve inside it (see `loaders.discover`)."""
     start, cpu_start = time.perf_counter(), time.process_time()
     existed = Path(config.store).exists() or store is not None
     report = IngestReport(store=config.store)
     own_store = store is None
     try:
-        documents = _documents(paths, config, report)
+        documents = _documents(paths, config, report, root)
         store = store or open_store(config.store, create=True)
         encoder = encoder or get_encoder(config.encoder, config.device)
         store.check_encoder(config.encoder, encoder.dim)
         settings = _settings_key(config)
         known = store.document_hashes()
-        records: list[DocumentRecord] = []
-        chunks: list[Chunk] = []
-        seen: set[str] = set()
-        for doc in documents:
-            report.documents_seen += 1
-            seen.add(doc.source)
-            digest = document_hash(doc, settings)
-            if known.get(doc.source) == digest:
-                report.unchanged += 1
-                continue
-            if doc.source in known:
-                report.updated += 1
-            else:
-                report.added += 1
-            records.append(DocumentRecord(doc.source, digest, doc.title, doc.kind))
-            chunks.extend(chunk_document(
-                doc, encoder.tokenizer, strategy=config.chunker, size=config.chunk_tokens,
-                overlap=config.overlap, embed=lambda texts: encoder.encode(texts)))
-        delete = sorted(set(known) - seen) if config.prune else []
-        report.deleted = len(delete)
-        if records or delete:
+        meta = {"encoder": config.encoder, "dim": str(encoder.dim),
+                "context_header": "1" if config.context_header else "0", "settings": settings}
+
+        def embedded(records: list[DocumentRecord], chunks: list[Chunk]) -> Batch:
             t0 = time.perf_counter()
             vectors = embed(encoder, [index_text(c, config.context_header) for c in chunks],
                             config.batch_size)
-            report.embed_seconds = time.perf_counter() - t0
-            meta = {"encoder": config.encoder, "dim": str(encoder.dim),
-                    "context_header": "1" if config.context_header else "0",
-                    "settings": settings}
-            store.write(records, chunks, vectors, delete, meta)
-        report.chunks_written = len(chunks)
+            report.embed_seconds += time.perf_counter() - t0
+            report.chunks_written += len(chunks)
+            return Batch(records, chunks, vectors, [])
+
+        def batches() -> Iterable[Batch]:
+            records: list[DocumentRecord] = []
+            chunks: list[Chunk] = []
+            seen: set[str] = set()
+            for doc in documents:
+                report.documents_seen += 1
+                seen.add(doc.source)
+                digest = document_hash(doc, settings)
+                if known.get(doc.source) == digest:
+                    report.unchanged += 1
+                    continue
+                if doc.source in known:
+                    report.updated += 1
+                else:
+                    report.added += 1
+                records.append(DocumentRecord(doc.source, digest, doc.title, doc.kind))
+                chunks.extend(chunk_document(
+                    doc, encoder.tokenizer, strategy=config.chunker, size=config.chunk_tokens,
+                    overlap=config.overlap, embed=lambda texts: encoder.encode(texts)))
+                if len(chunks) >= WRITE_BATCH_CHUNKS:
+                    yield embedded(records, chunks)
+                    records, chunks = [], []
+            if records:
+                yield embedded(records, chunks)
+            delete = sorted(set(known) - seen) if config.prune else []
+            report.deleted = len(delete)
+            if delete:
+                yield Batch([], [], np.zeros((0, encoder.dim), np.float32), delete)
+
+        store.write_batches(batches(), meta)
         report.chunks_total = store.count()
     except BaseException:
         if own_store and store is not None:

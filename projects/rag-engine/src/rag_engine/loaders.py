@@ -32,17 +32,32 @@ class Discovery:
     unsupported: list[Path] = field(default_factory=list)
 
 
-def discover(paths: Sequence[str | Path]) -> Discovery:
-    """Supported files under `paths` (folders walked, hidden entries skipped), sorted."""
+class OutsideRoot(UserError):
+    """A path (or a file a symlink leads to) outside the root the operator allowed."""
+
+
+def discover(paths: Sequence[str | Path], root: str | Path | None = None) -> Discovery:
+    """Supported files under `paths` (folders walked, hidden entries skipped), sorted.
+
+    With `root`, relative paths are taken inside it and every path and every file found must
+    resolve (symlinks followed) inside it, else `OutsideRoot`: `serve --ingest-root`."""
     found = Discovery()
+    base = Path(root).resolve() if root is not None else None
+
+    def confine(path: Path) -> None:
+        if base is not None and not path.resolve().is_relative_to(base):
+            raise OutsideRoot(f"{path} is outside the ingest root; pass paths inside it")
+
     for raw in paths:
-        path = Path(raw)
+        path = base / raw if base is not None else Path(raw)
+        confine(path)
         if not path.exists():
             raise UserError(f"{path} does not exist; pass existing files or folders to ingest")
         candidates = [path] if path.is_file() else sorted(
             p for p in path.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
         for file in candidates:
+            confine(file)
             bucket = found.files if file.suffix.lower() in KIND_BY_SUFFIX else found.unsupported
             bucket.append(file)
     found.files = sorted(set(found.files))

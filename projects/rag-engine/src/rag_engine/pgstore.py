@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 from llm_shared import UserError
 
-from .store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DocumentRecord, Store
+from .storebase import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, Batch, DocumentRecord, Store
 from .types import Chunk
 
 
@@ -112,18 +112,23 @@ class PgStore(Store):
         hits = sorted(((int(i), float(s)) for i, s in rows), key=lambda h: -h[1])
         return hits
 
-    def write(self, documents: list[DocumentRecord], chunks: list[Chunk], vectors: np.ndarray,
-              delete: Iterable[str], meta: dict[str, str]) -> None:
+    def write_batches(self, parts: Iterable[Batch], meta: dict[str, str]) -> bool:
         had_table = self._dim is not None
+        wrote = False
         try:
             with self.conn.transaction():
                 if not had_table:  # DDL is transactional in PostgreSQL: rolled back on failure
                     self._ensure_chunks_table(int(meta["dim"]))
-                self._write_rows(documents, chunks, vectors, delete, meta)
+                for part in parts:
+                    self._write_rows(part.documents, part.chunks, part.vectors, part.delete, {})
+                    wrote |= bool(part.documents or part.delete)
+                if wrote:
+                    self._write_rows([], [], np.zeros((0, 1)), [], meta)
         except BaseException:
             if not had_table:
                 self._dim = None
             raise
+        return wrote
 
     def _write_rows(self, documents: list[DocumentRecord], chunks: list[Chunk],
                     vectors: np.ndarray, delete: Iterable[str], meta: dict[str, str]) -> None:

@@ -1,10 +1,12 @@
 """The default store: one directory holding `chunks.sqlite` (chunks, metadata, vectors) and
 `hnsw.faiss` (a FAISS HNSW index over the same vectors), surviving restarts.
 
-Writes are one SQLite transaction (a failed ingest rolls back and leaves the store as it was). The
-HNSW file is derived data: it is rebuilt from the vectors in SQLite after each write and written
-atomically with the store's generation number beside it, so a crash between the two is detected on
-the next open and healed by a rebuild. The first ingest records the encoder name and dimension;
+Writes are one SQLite transaction, fed batch by batch (a failed ingest rolls back and leaves the
+store as it was; only one batch's chunks and vectors are in memory). The HNSW file is derived
+data: a write that only adds documents adds their vectors to the index; one that replaces or
+deletes rebuilds it from SQLite (HNSW cannot remove points). Either way it is written atomically
+with the store's generation number beside it, so a crash between the two is detected on the next
+open and healed by a rebuild. The first ingest records the encoder name and dimension;
 opening the store with another encoder is a one-line error. `open_store` also dispatches
 `postgresql://` URLs to `PgStore` (pgstore.py). Leaves out concurrent writers (one at a time).
 """
@@ -17,57 +19,25 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from llm_shared import UserError, atomic_write
 
+# Re-exported: callers and benches import the interface and the HNSW settings from here too.
+from .storebase import (
+    EXACT_FILTER_LIMIT,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    Batch,
+    DocumentRecord,
+    Store,
+)
 from .types import Chunk
 
-# NOTE: HNSW parameters: M=32, efConstruction=80, efSearch=64 gave ANN recall@10 >= 0.99 against
-# exact search on the Python docs (bench/bench_retrieval.py) at a few hundred microseconds a query.
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 64
-# Below this many allowed chunks a filtered query scans them exactly instead of over-fetching ANN.
-EXACT_FILTER_LIMIT = 2000
-
-
-@dataclass
-class DocumentRecord:
-    source: str
-    hash: str
-    title: str
-    kind: str
-
-
-class Store:
-    """What every store offers the engine (SQLite directory or PostgreSQL)."""
-
-    location: str
-
-    def meta(self) -> dict[str, str]: ...
-    def document_hashes(self) -> dict[str, str]: ...
-    def chunks(self) -> list[Chunk]: ...
-    def vectors(self, ids: Iterable[int]) -> np.ndarray: ...
-    def count(self) -> int: ...
-    def write(self, documents: list[DocumentRecord], chunks: list[Chunk], vectors: np.ndarray,
-              delete: Iterable[str], meta: dict[str, str]) -> None: ...
-    def dense_search(self, query: np.ndarray, k: int, *, exact: bool = False,
-                     allowed: set[int] | None = None) -> list[tuple[int, float]]: ...
-    def close(self) -> None: ...
-
-    def check_encoder(self, name: str, dim: int) -> None:
-        """One-line error when the store was built with another embedding model."""
-        meta = self.meta()
-        if "encoder" not in meta:
-            return
-        if meta["encoder"] != name or int(meta["dim"]) != dim:
-            raise UserError(
-                f"store {self.location} was built with encoder '{meta['encoder']}' "
-                f"(dim {meta['dim']}) but this run uses '{name}' (dim {dim}); pass "
-                f"--encoder {meta['encoder']} or ingest into a new store")
+__all__ = ["EXACT_FILTER_LIMIT", "HNSW_EF_CONSTRUCTION", "HNSW_EF_SEARCH", "HNSW_M", "Batch",
+           "DirStore", "DocumentRecord", "Store", "open_store", "remove_new_store"]
 
 
 def _exact(matrix: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int,
@@ -153,28 +123,38 @@ class DirStore(Store):
         index = faiss.IndexIDMap2(hnsw)
         if len(ids):
             index.add_with_ids(matrix, ids)
+        self._save_index(index, len(ids))
+
+    def _save_index(self, index, count: int) -> None:
+        import faiss
+
         index_file, stamp = self._index_files()
         tmp = index_file.with_suffix(".tmp")
         faiss.write_index(index, str(tmp))
         os.replace(tmp, index_file)
         with atomic_write(stamp) as handle:
-            json.dump({"generation": self.meta().get("generation", "0"), "count": len(ids)},
-                      handle)
+            json.dump({"generation": self.meta().get("generation", "0"), "count": count}, handle)
         self._index = index
+
+    def _index_of(self, generation: str):
+        """The index as of `generation`: the one in memory, or the file if stamped with it."""
+        import faiss
+
+        if self._index is not None:
+            return self._index
+        index_file, stamp = self._index_files()
+        try:
+            fresh = json.loads(stamp.read_text())["generation"] == generation
+        except (OSError, ValueError, KeyError):
+            return None
+        return faiss.read_index(str(index_file)) if fresh and index_file.is_file() else None
 
     def _ann(self):
         import faiss
 
         if self._index is None:
-            index_file, stamp = self._index_files()
-            generation = self.meta().get("generation", "0")
-            try:
-                fresh = json.loads(stamp.read_text())["generation"] == generation
-            except (OSError, ValueError, KeyError):
-                fresh = False
-            if fresh and index_file.is_file():
-                self._index = faiss.read_index(str(index_file))
-            else:
+            self._index = self._index_of(self.meta().get("generation", "0"))
+            if self._index is None:
                 self._build_index()  # stale or missing after a crash: rebuild from SQLite
         faiss.downcast_index(self._index.index).hnsw.efSearch = HNSW_EF_SEARCH
         return self._index
@@ -202,31 +182,47 @@ class DirStore(Store):
         return hits[:k]
 
     # writing
-    def write(self, documents: list[DocumentRecord], chunks: list[Chunk], vectors: np.ndarray,
-              delete: Iterable[str], meta: dict[str, str]) -> None:
-        """Replace the chunks of `documents`, drop sources in `delete`, all or nothing."""
-        generation = int(self.meta().get("generation", "0")) + 1
+    def write_batches(self, parts: Iterable[Batch], meta: dict[str, str]) -> bool:
+        old_generation = self.meta().get("generation", "0")
+        last_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+        replaced = wrote = False
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for source in [*delete, *(d.source for d in documents)]:
-                self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
-                self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
-            self.db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?)",
-                                [(d.source, d.hash, d.title, d.kind) for d in documents])
-            self.db.executemany(
-                'INSERT INTO chunks (source, title, kind, start, "end", heading, text, vector) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(c.source, c.title, c.kind, c.start, c.end, c.heading, c.text,
-                  np.asarray(v, dtype=np.float32).tobytes())
-                 for c, v in zip(chunks, vectors, strict=True)])
+            for part in parts:
+                for source in [*part.delete, *(d.source for d in part.documents)]:
+                    gone = self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+                    replaced |= gone.rowcount > 0
+                    self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
+                self.db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?)",
+                                    [(d.source, d.hash, d.title, d.kind) for d in part.documents])
+                self.db.executemany(
+                    'INSERT INTO chunks (source, title, kind, start, "end", heading, text, vector) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(c.source, c.title, c.kind, c.start, c.end, c.heading, c.text,
+                      np.asarray(v, dtype=np.float32).tobytes())
+                     for c, v in zip(part.chunks, part.vectors, strict=True)])
+                wrote |= bool(part.documents or part.delete)
+            if not wrote:
+                self.db.execute("ROLLBACK")
+                return False
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                                [*meta.items(), ("generation", str(generation))])
+                                [*meta.items(), ("generation", str(int(old_generation) + 1))])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self._matrix = None
-        self._build_index()
+        index = None if replaced else self._index_of(old_generation)
+        if index is None:
+            self._build_index()
+        else:  # only additions: add the new rows instead of rebuilding the graph
+            rows = self.db.execute("SELECT id, vector FROM chunks WHERE id > ? ORDER BY id",
+                                   (last_id,)).fetchall()
+            if rows:
+                index.add_with_ids(np.stack([np.frombuffer(r[1], np.float32) for r in rows]),
+                                   np.array([r[0] for r in rows], dtype=np.int64))  # (n, dim)
+            self._save_index(index, self.count())
+        return True
 
     def close(self) -> None:
         self.db.close()
