@@ -91,3 +91,35 @@ def test_chat_piped(monkeypatch, tmp_path, capsys):
     saved = json.loads(save.read_text())
     assert [m["role"] for m in saved["messages"]] == ["user", "assistant"] * 2
     assert saved["sampler"]["top_k"] == 5
+
+
+def test_demo_last_line_is_json(capsys):
+    assert main(["demo", "--model", "tiny-llama", "--max-tokens", "4"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(out[-1])
+    assert {"tokens_per_s", "hf_tokens_per_s", "probe_pass_rate", "probe_categories",
+            "kv_cache_equal", "seconds"} <= set(last)
+    assert last["kv_cache_equal"] is True and len(last["probe_categories"]) == 9
+    assert "same tokens as HF greedy: True" in "\n".join(out)
+
+
+def test_ctrl_c_while_streaming_keeps_history(tiny):
+    """The SIGINT handler only sets a flag; the loop stops after the current token and the
+    partial reply stays in the history."""
+    from llm_explorer import ChatConfig
+    from llm_explorer.chat import ChatSession
+
+    class InterruptOnFirstPiece(io.StringIO):
+        def write(self, text):
+            if text and session.history == [] and not session._interrupted:
+                session._on_interrupt(2, None)  # what Ctrl-C does
+            return super().write(text)
+
+    out = InterruptOnFirstPiece()
+    session = ChatSession(tiny, ChatConfig(model="tiny-llama", temperature=0, max_tokens=20), out)
+    session.handle("Tell me a long story")
+    assert "[interrupted]" in out.getvalue()
+    assert [m["role"] for m in session.history] == ["user", "assistant"]
+    assert 0 < len(tiny.tokenizer(session.history[1]["content"])["input_ids"]) < 20
+    session.handle("/inspect")  # the REPL goes on with that history
+    assert "entropy" in out.getvalue()

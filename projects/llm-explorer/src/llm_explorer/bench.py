@@ -29,14 +29,14 @@ def hf_kwargs(config: SamplerConfig) -> dict[str, Any]:
             "repetition_penalty": config.repetition_penalty}
 
 
-def run_bench(engine: Engine, *, new_tokens: int = 100, repeats: int = 3,
+def run_bench(engine: Engine, *, new_tokens: int = 100, repeats: int = 3, warmup: int = 1,
               prompt: str = PROMPT) -> dict[str, Any]:
     ids = engine.encode(prompt, chat=True)
     rows: dict[str, Any] = {}
     for mode, config in (("greedy", SamplerConfig(temperature=0)),
                          ("sampled", SamplerConfig(seed=0))):
         ours, hf, outputs = _runners(engine, ids, config, new_tokens)
-        result = compare(ours, hf, repeats=repeats, warmup=1, names=("ours", "hf"))
+        result = compare(ours, hf, repeats=repeats, warmup=warmup, names=("ours", "hf"))
         rows[mode] = {"ours_tokens_per_s": round(new_tokens / result.median_a, 2),
                       "hf_tokens_per_s": round(new_tokens / result.median_b, 2),
                       "ratio": round(result.ratio, 3),

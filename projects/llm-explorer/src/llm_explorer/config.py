@@ -123,5 +123,5 @@ class ChatConfig(SamplerConfig, ModelConfig):
 
 @dataclass
 class DemoConfig(ModelConfig):
-    max_tokens: int = param(48, help="tokens for the streamed chat answer")
-    probes_per_category: int = param(2, help="probes per category in the short probe run")
+    max_tokens: int = param(40, help="tokens for the streamed chat answer")
+    probes_per_category: int = param(1, help="probes per category in the short probe run")

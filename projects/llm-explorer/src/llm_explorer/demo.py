@@ -69,7 +69,7 @@ def run_demo(config: DemoConfig, engine: Engine | None = None) -> dict[str, Any]
 
     print("\n== 5. a short probe run ==")
     probes = load_suite(per_category=config.probes_per_category)
-    results = run_probes(engine, greedy, probes, max_tokens=32, label=config.model,
+    results = run_probes(engine, greedy, probes, max_tokens=24, label=config.model,
                          progress=False)
     for r in results:
         print(f"  {'PASS' if r['passed'] else 'fail'}  {r['id']:<16} "

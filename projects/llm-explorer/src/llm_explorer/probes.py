@@ -53,13 +53,14 @@ def run_probes(engine: Engine, chain: SamplerChain, probes: list[Probe], *, max_
                label: str, partial: Path | None = None, resume: bool = False,
                progress: bool = True) -> list[dict[str, Any]]:
     """Answer and check each probe; with `partial`, append each result and reuse earlier ones
-    of the same run label and settings when `resume`."""
+    of the same run label, sampler chain and token budget when `resume`."""
     settings = str(chain)
     done: dict[str, dict[str, Any]] = {}
     if partial is not None and resume and partial.is_file():
         for line in partial.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            if row.get("run") == label and row.get("settings") == settings:
+            if (row.get("run"), row.get("settings"), row.get("max_tokens")) == \
+                    (label, settings, max_tokens):
                 done[row["id"]] = row
     results = []
     todo = [p for p in probes if p.id not in done]
@@ -68,7 +69,8 @@ def run_probes(engine: Engine, chain: SamplerChain, probes: list[Probe], *, max_
     for probe in iterator:
         ids = engine.encode(probe.prompt, chat=True)
         answer = engine.generate(ids, chain, max_tokens=max_tokens).text.strip()
-        row = {"run": label, "settings": settings, "id": probe.id, "category": probe.category,
+        row = {"run": label, "settings": settings, "max_tokens": max_tokens, "id": probe.id,
+               "category": probe.category,
                "prompt": probe.prompt, "answer": answer,
                "passed": check(probe.kind, probe.arg, answer)}
         answered[probe.id] = row
