@@ -87,3 +87,12 @@ def test_other_architecture_folder_is_one_line_error(tmp_path, capsys):
                  "--output", str(tmp_path / "o.safetensors")]) == 2
     assert "MambaForCausalLM, MixtralForCausalLM" in _error(capsys)
     assert not (tmp_path / "o.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_demo_last_line_is_json(capsys):
+    assert main(["demo"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["mamba_max_abs_logit_diff"] < 1e-4
+    assert result["mixtral_max_abs_logit_diff"] < 1e-4
+    assert result["selective_copy_accuracy"] >= 0.9

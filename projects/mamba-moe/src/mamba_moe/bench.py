@@ -18,9 +18,9 @@ from llm_shared import compare, markdown_table
 from .checkpoint import load_model
 from .moe import MoE, MoEConfig
 
-# NOTE: a small Mamba (d=128, 2 layers, N=16, batch 1) so the sequential peer's L=4096 training
-# step stays within a few seconds per repeat on 2 shared cores.
-BENCH_MAMBA = dict(vocab_size=256, hidden_size=128, num_hidden_layers=2, state_size=16)
+# NOTE: a small Mamba (d=64, 1 layer, N=16, batch 1): the sequential peer's training step at
+# L=1024 already takes seconds per repeat on 2 shared cores.
+BENCH_MAMBA = dict(vocab_size=256, hidden_size=64, num_hidden_layers=1, state_size=16)
 
 
 def _hf_mamba(use_mambapy: bool, state: dict | None = None):
@@ -33,7 +33,7 @@ def _hf_mamba(use_mambapy: bool, state: dict | None = None):
     return model
 
 
-def scan_rows(lengths: list[int], repeats: int) -> list[dict[str, Any]]:
+def scan_rows(lengths: list[int], repeats: int, log=None) -> list[dict[str, Any]]:
     hf = _hf_mamba(False)
     peers = {"hf": hf}
     if importlib.util.find_spec("mambapy") is not None:
@@ -74,6 +74,8 @@ def scan_rows(lengths: list[int], repeats: int) -> list[dict[str, Any]]:
             row[f"train_{name}_s"] = round(trn.median_b, 4)
             row[f"train_vs_{name}"] = round(trn.ratio, 2)
         rows.append(row)
+        if log is not None:
+            log(row)
     return rows
 
 
@@ -105,8 +107,8 @@ def copy_moe_weights(ours: MoE, hf) -> None:
 
 
 def run_bench(lengths: list[int], repeats: int, quiet: bool = False) -> dict[str, Any]:
-    rows = scan_rows(lengths, repeats)
     moe = moe_row(repeats)
+    rows = scan_rows(lengths, repeats, log=None if quiet else lambda r: print(r, flush=True))
     if not quiet:
         print(f"Mamba {BENCH_MAMBA}, batch 1, forward (no grad) and training step "
               "(forward + backward); ratios are peer / ours")

@@ -32,6 +32,8 @@ class TrainConfig:
     z_loss_coef: float = param(0.001, help="moe: weight of the router z-loss")
     scan: str = param("parallel", help="mamba: scan used in training",
                       choices=("parallel", "sequential"))
+    curriculum: bool = param(True, help="grow the context length from 8 to --seq-len over the "
+                             "first half of training (held-out scoring is at --seq-len)")
     eval_examples: int = param(256, help="held-out examples scored at the end")
     checkpoint_every: int = param(100, help="steps between checkpoints (for --resume)")
     seed: int = param(0, help="seed for init and data")
@@ -55,13 +57,14 @@ class TrainConfig:
 
 @dataclass
 class DemoConfig:
-    steps: int = param(300, help="selective-copy training steps of the demo's Mamba")
-    seq_len: int = param(32, help="selective-copy context length of the demo run")
+    steps: int = param(250, help="selective-copy training steps of the demo's Mamba")
+    seq_len: int = param(16, help="selective-copy context length L of the demo run")
+    num_tokens: int = param(2, help="selective-copy symbols K of the demo run")
     output: Path | None = param(None, help="folder for the demo's files (default: a temp dir)")
 
     def __post_init__(self) -> None:
-        if self.steps <= 0 or self.seq_len < 4:
-            raise UserError("--steps must be > 0 and --seq-len >= 4")
+        if self.steps <= 0 or not 1 <= self.num_tokens <= self.seq_len:
+            raise UserError("--steps must be > 0 and 1 <= --num-tokens <= --seq-len")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from llm_shared import compare
+from llm_shared import UserError, compare
 
 from .checkpoint import load_model
 from .config import DemoConfig, TrainConfig
@@ -72,6 +72,9 @@ def scan_speedup(seq_len: int = 256) -> float:
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     start = time.perf_counter()
+    if config.output is not None and Path(config.output).exists() and \
+            any(Path(config.output).iterdir()):
+        raise UserError(f"{config.output} is not empty; pass a new folder for the demo's files")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(config.output or tmp)
         diffs = logit_diffs(tiny_hf_folders(root))
@@ -82,14 +85,18 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         moe = train(TrainConfig(arch="moe", output=root / "moe", steps=40, seq_len=16,
                                 eval_examples=64, overwrite=True, checkpoint_every=40),
                     log=lambda m: print("  moe", m))
-        print(f"MoE routing after 40 steps: balance loss {moe['balance_loss']} (1.0 = uniform), "
-              f"z-loss {moe['z_loss']}, dropped tokens {moe['dropped_token_fraction']:.1%}, "
+        print(f"MoE routing after 40 steps: balance loss {moe['balance_loss']} (uniform routing "
+              f"gives top_k = 2), z-loss {moe['z_loss']}, dropped assignments "
+              f"{moe['dropped_assignment_fraction']:.1%}, dropped tokens "
+              f"{moe['dropped_token_fraction']:.1%}, "
               f"per-expert loads {moe['expert_counts']} -> {moe['histogram']}")
         mamba = train(TrainConfig(arch="mamba", output=root / "mamba", steps=config.steps,
-                                  seq_len=config.seq_len, eval_examples=128, overwrite=True,
+                                  seq_len=config.seq_len, num_tokens=config.num_tokens,
+                                  eval_examples=128, overwrite=True,
                                   checkpoint_every=max(1, config.steps // 4)),
                       log=lambda m: print("  mamba", m))
-        print(f"Mamba on selective copy (L={config.seq_len}, K=4, V=8, {config.steps} steps): "
+        print(f"Mamba on selective copy (L={config.seq_len}, K={config.num_tokens}, V=8, "
+              f"{config.steps} steps): "
               f"token accuracy {mamba['token_accuracy']}, sequence accuracy "
               f"{mamba['sequence_accuracy']}")
     return {"mamba_max_abs_logit_diff": diffs["mamba"],
