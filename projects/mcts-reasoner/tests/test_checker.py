@@ -3,7 +3,6 @@
 from fractions import Fraction
 
 import pytest
-
 from mcts_reasoner.checker import check, extract_span, parse_number
 
 Q = {"question": "q", "answer": "12"}
@@ -93,7 +92,8 @@ def test_countdown_division_by_zero_is_wrong_and_fractions_are_exact():
 
 
 @pytest.mark.parametrize("problem", [
-    {"numbers": [2, 3], "target": "5"}, {"numbers": "2 3", "target": 5}, {"numbers": [], "target": 0},
+    {"numbers": [2, 3], "target": "5"}, {"numbers": "2 3", "target": 5},
+    {"numbers": [], "target": 0},
     {"numbers": [2, True], "target": 3}, {"target": 5}, "not a dict",
 ])
 def test_countdown_invalid_gold(problem):

@@ -5,7 +5,6 @@ import random
 from fractions import Fraction
 
 import pytest
-
 from mcts_reasoner.checker import check
 from mcts_reasoner.solver import solve_countdown
 from mcts_reasoner.tasks import generate

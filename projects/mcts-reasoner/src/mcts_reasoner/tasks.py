@@ -63,26 +63,43 @@ _GENERATORS = {"arithmetic": _arithmetic, "word": _word, "logic": _logic, "count
 
 
 def generate(task: str, n: int, seed: int) -> list[dict[str, Any]]:
-    """`n` problems of `task` with ids `task-seed-i`; the same (task, n, seed) gives the same list."""
+    """`n` problems of `task` with ids `task-seed-i`; the same (task, n, seed), the same list."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
     rng = random.Random(f"{task}:{seed}")  # a string seed: independent streams per task
     return [{"id": f"{task}-{seed}-{i}", **_GENERATORS[task](rng)} for i in range(n)]
 
 
-_FORMAT = "Put only the final answer inside <answer></answer> tags, for example <answer>42</answer>."
-_COUNTDOWN_FORMAT = ("Put only the expression inside <answer></answer> tags, for example "
-                     "<answer>(1 + 2) * 3</answer>.")
+# Two worked examples as earlier chat turns: without them SmolLM2-135M states the result in prose
+# and almost never writes the <answer> tags, so every strategy would score 0 by parse failure.
+_NUMERIC_SHOTS = (("What is 2 + 3 * 4?", "3 * 4 = 12. 2 + 12 = 14.", "14"),
+                  ("What is (5 + 1) * 3?", "5 + 1 = 6. 6 * 3 = 18.", "18"))
+_COUNTDOWN_SHOTS = (({"numbers": [2, 3, 4], "target": 20}, "2 + 3 = 5. 5 * 4 = 20.",
+                     "(2 + 3) * 4"),
+                    ({"numbers": [6, 1, 5], "target": 25}, "6 - 1 = 5. 5 * 5 = 25.",
+                     "(6 - 1) * 5"))
 
 
-def prompt_text(task: str, problem: dict[str, Any], *, cot: bool) -> str:
-    """The user message for a problem; `cot` asks for reasoning first, else the answer at once."""
+def _question(task: str, problem: dict[str, Any]) -> str:
     if task in NUMERIC_TASKS:
-        body, fmt = problem["question"], _FORMAT
-    else:
-        nums = ", ".join(str(n) for n in problem["numbers"])
-        body = (f"Using the numbers {nums} exactly once each, with + - * / and parentheses, "
-                f"make {problem['target']}.")
-        fmt = _COUNTDOWN_FORMAT
-    how = "Think step by step, then answer." if cot else "Answer at once, without explanation."
-    return f"{body}\n{how} {fmt}"
+        return problem["question"]
+    nums = ", ".join(str(n) for n in problem["numbers"])
+    return (f"Using the numbers {nums} exactly once each, with + - * / and parentheses, "
+            f"make {problem['target']}.")
+
+
+def prompt_messages(task: str, problem: dict[str, Any], *, cot: bool) -> list[dict[str, str]]:
+    """Chat messages for a problem: two worked examples, then the question. `cot` asks for the
+    steps first; direct asks for the answer alone (and its examples show no steps)."""
+    what = "NUMBER" if task in NUMERIC_TASKS else "EXPRESSION"
+    how = ("Think step by step, then write" if cot else "Write only") + \
+        f" the final answer as <answer>{what}</answer>."
+    shots = _NUMERIC_SHOTS if task in NUMERIC_TASKS else _COUNTDOWN_SHOTS
+    messages = []
+    for shot, steps, answer in shots:
+        question = shot if task in NUMERIC_TASKS else _question(task, shot)
+        messages.append({"role": "user", "content": f"{question} {how}"})
+        body = f"{steps} <answer>{answer}</answer>" if cot else f"<answer>{answer}</answer>"
+        messages.append({"role": "assistant", "content": body})
+    messages.append({"role": "user", "content": f"{_question(task, problem)} {how}"})
+    return messages
