@@ -34,6 +34,7 @@ def test_self_consistency_and_best_of_n_choices(monkeypatch):
         texts[0], "wrong", 26, 9)
     best = run_strategy("best-of-n", "arithmetic", P, budget=4)
     assert (best.completion, best.verdict.status) == (texts[2], "correct")
+    assert best.correct_samples == sc.correct_samples == 1
 
 
 def test_unimplemented_strategies_are_refused():

@@ -50,9 +50,10 @@ class SolveConfig:
 @dataclass
 class DemoConfig:
     model: str = param(EMBEDDED_LLM, help="model name, local directory or Hugging Face id")
-    problems: int = param(6, help="arithmetic problems for CoT vs self-consistency")
+    problems: int = param(4, help="arithmetic problems for CoT vs self-consistency")
     budget: int = param(4, help="self-consistency samples per problem")
-    max_new_tokens: int = param(96, help="tokens per sample at most")
+    # NOTE: greedy CoT answers on the demo problems took 31 tokens on average (187 over 6)
+    max_new_tokens: int = param(64, help="tokens per sample at most")
     temperature: float = param(0.7, help="self-consistency sampling temperature")
     device: str = param("auto", help="auto, cpu, cuda or mps")
     threads: int = param(1, help="torch threads (0: torch's default)")

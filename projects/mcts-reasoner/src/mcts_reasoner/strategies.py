@@ -34,6 +34,7 @@ class Outcome:
     tokens: int  # generated tokens, all samples together
     forward_passes: int
     samples: int
+    correct_samples: int = 0  # samples the checker calls correct (best-of-n's oracle sees these)
 
     def to_json(self, problem_id: Any) -> dict[str, Any]:
         return {"id": problem_id, "completion": self.completion, "verdict": self.verdict.status,
@@ -79,4 +80,4 @@ def run_strategy(strategy: str, task: str, problem: dict[str, Any], *, model: An
     else:
         chosen = 0
     return Outcome(out.texts[chosen], verdicts[chosen], out.tokens, out.forward_passes,
-                   len(out.texts))
+                   len(out.texts), sum(v.status == "correct" for v in verdicts))
