@@ -87,6 +87,8 @@ def test_solve_cot_on_tiny_llama(tmp_path, capsys):
 
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--budget", "0"], "--budget must be >= 1"),
+    (["--task", "chess"], "unknown task 'chess'"),
+    (["--strategy", "guess"], "unknown strategy 'guess'"),
     (["--strategy", "mcts"], "strategy 'mcts' is not implemented"),
     (["--verifier", "orm"], "--verifier orm is not implemented"),
     (["--strategy", "solver"], "countdown only"),

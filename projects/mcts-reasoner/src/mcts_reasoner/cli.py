@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JSONL lines {task, problem, completion}")
     chk.add_argument("--json", action="store_true", help="only the JSON line on stdout")
     gen = commands.add_parser("generate", help="write seeded problems as JSONL to stdout")
-    gen.add_argument("--task", required=True, choices=TASKS)
+    gen.add_argument("--task", required=True, help=", ".join(TASKS))
     gen.add_argument("--n", type=int, default=10, help="how many problems")
     gen.add_argument("--seed", type=int, default=0)
     solve = commands.add_parser("solve", help="run a strategy over a problem file")
@@ -60,6 +60,8 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
+    if args.task not in TASKS:
+        raise UserError(f"unknown task '{args.task}'; use one of " + ", ".join(TASKS))
     if args.n < 1:
         raise UserError(f"--n must be >= 1 (got {args.n})")
     from .tasks import generate

@@ -15,10 +15,12 @@ IMPLEMENTED = ("direct", "cot", "self-consistency", "best-of-n", "solver")
 
 @dataclass
 class SolveConfig:
-    task: str = param("arithmetic", help="task of every problem line", choices=TASKS)
+    # task and strategy are checked in __post_init__, not by argparse choices, so that an unknown
+    # one is a one-line error like every other bad input
+    task: str = param("arithmetic", help="task of every problem line: " + ", ".join(TASKS))
     problems: Path | None = param(None, help="JSONL of problems: the problem object plus 'id'")
-    strategy: str = param("cot", help="how to solve (beam and mcts are refused: not implemented)",
-                          choices=STRATEGIES)
+    strategy: str = param("cot", help="how to solve: " + ", ".join(STRATEGIES)
+                          + " (beam and mcts are refused: not implemented)")
     budget: int = param(4, help="samples allowed: the tokens of this many full samples")
     verifier: str = param("oracle", help="best-of-n verifier (only the checker as oracle here)",
                           choices=("oracle", "orm", "prm"))
@@ -34,6 +36,11 @@ class SolveConfig:
     overwrite: bool = param(False, help="replace an existing --output")
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise UserError(f"unknown task '{self.task}'; use one of " + ", ".join(TASKS))
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy '{self.strategy}'; use one of "
+                            + ", ".join(STRATEGIES))
         if self.budget < 1:
             raise UserError(f"--budget must be >= 1 (got {self.budget}); pass a number of samples")
         if self.max_new_tokens < 1:
