@@ -64,7 +64,9 @@ def test_load_with_disconnects_and_a_flapping_backend(fake_servers, build_gatewa
     while gateway.in_flight and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gateway.in_flight == 0
-    # Sockets: the gateway's pools keep at most their keep-alive connections open.
-    assert _open_fds() - fds_before <= 64 + 10
+    # Sockets: what stays open is the gateway's keep-alive pool towards the backends (64 at most),
+    # and since the fake backends live in this process too, each such connection counts twice.
+    # A leak per request or per cut stream would pass that bound at 500 requests.
+    assert _open_fds() - fds_before <= 2 * 64 + 10
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert grown_mb < 200
