@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from llm_fullstack import cli, measured
-from llm_fullstack.catalog import BY_LABEL, CHAPTERS, PATHS, path_chapters
+from llm_fullstack.catalog import BY_LABEL, CHAPTERS, PATHS, available, path_chapters
 from llm_fullstack.report import last_error_line
 from llm_fullstack.runner import RunResult
 from llm_fullstack.scaffold import mark_available, scaffold
@@ -110,8 +110,11 @@ def test_measured_round_trip_and_expected_time(tmp_path):
     assert not list(tmp_path.glob(".measured.*"))  # temp files renamed, none left behind
 
 
-def test_catalog_file_names_only_syllabus_projects():
-    assert set(measured.load()) <= {c.project for c in CHAPTERS}
+def test_committed_catalog_covers_every_available_project():
+    committed = measured.load(Path(measured.__file__).with_name("measured.json"))
+    assert set(committed) <= {c.project for c in CHAPTERS}
+    assert {c.project for c in available(REPO)} <= set(committed)
+    assert all(entry.fast_tests for entry in committed.values())
 
 
 def test_test_warns_over_the_fast_tier_budget_and_records(tmp_path, monkeypatch, capsys):
