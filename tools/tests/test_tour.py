@@ -62,6 +62,7 @@ def test_path_tour_runs_available_chapters_in_order_and_skips_planned(tmp_path, 
     assert rows["rag-engine"]["error"] == "ValueError: store is empty"
     assert rows["paged-kv-server"]["figures"] == {"figure": 3}
     page = (tmp_path / "out" / "report.html").read_text()
+    assert (tmp_path / "out" / "report.html").stat().st_mode & 0o777 == 0o644
     assert page.count('<div class="card') == 3 and "ValueError: store is empty" in page
     assert 'href="../../projects/paged-kv-server/README.md"' in page
     recorded = measured.load(tmp_path / "measured.json")

@@ -43,6 +43,7 @@ def save(entries: dict[str, Measured], path: Path | None = None) -> None:
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         json.dump(data, out, indent=1, ensure_ascii=False)
         out.write("\n")
+    os.chmod(temp, 0o644)  # mkstemp makes it owner-only; the catalog is a tracked file
     os.replace(temp, path)
 
 

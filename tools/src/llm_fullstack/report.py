@@ -32,6 +32,7 @@ def _write_atomic(path: Path, text: str) -> None:
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
+    os.chmod(temp, 0o644)  # mkstemp makes it owner-only; a report is for anyone to open
     os.replace(temp, path)
 
 
