@@ -41,7 +41,6 @@ def test_training_changes_every_parameter(arch, tmp_path):
     assert set(unchanged) <= idle
     if arch == "moe":
         assert (tmp_path / "run" / "experts.png").stat().st_size > 0
-        assert sum(map(sum, summary["train_expert_counts"])) + 0 > 0
         assert len(summary["expert_counts"]) == 2 and "balance_loss" in summary
 
 
